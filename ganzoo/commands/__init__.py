@@ -1,0 +1,1 @@
+"""Subcommands of the `ganzoo` CLI, one module each, registered by `ganzoo.cli`."""

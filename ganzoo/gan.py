@@ -1,0 +1,298 @@
+"""`GAN`: a keras.Model whose train_step alternates discriminator and generator updates."""
+
+import keras
+from keras import ops
+from keras.src.saving import serialization_lib
+
+from ganzoo import gradients
+from ganzoo.losses import get_loss, gradient_penalty_from_gradients
+from ganzoo.models.dcgan import describe_generator
+from ganzoo.optimizer import GANOptimizer
+from ganzoo.sampling import generate_images
+
+_BCE_LOSSES = ("non_saturating", "minimax")
+
+
+@keras.saving.register_keras_serializable(package="ganzoo")
+class GAN(keras.Model):
+    """A generator and a discriminator trained adversarially with `fit`.
+
+    Each train step runs `discriminator_steps` discriminator (critic)
+    updates, each on its own real batch and fresh noise, then one generator
+    update. Every update changes only its own network's trainable weights
+    (both networks run in training mode, so BatchNorm moving statistics of
+    the network being run are updated, as in the DCGAN reference code).
+
+    One element of the dataset given to `fit` holds `discriminator_steps`
+    real batches: images `(discriminator_steps * batch, H, W, C)`, or
+    `(images, labels)` when `num_classes` is set. `ganzoo.data.load(...,
+    discriminator_steps=k)` delivers exactly that.
+
+    Args:
+        generator: a ganzoo generator, inputs `z` (and `label`).
+        discriminator: a model mapping images (and labels) to one logit.
+        latent_dim: size of z; must match the generator.
+        loss: one of `ganzoo.losses.LOSSES`: `"non_saturating"` (DCGAN),
+            `"least_squares"` (LSGAN), `"wasserstein"` (WGAN-GP),
+            `"minimax"`, `"hinge"`.
+        discriminator_steps: discriminator updates per generator update
+            (n_critic; 5 for WGAN-GP).
+        gradient_penalty_weight: lambda of the WGAN-GP penalty (10 in the
+            paper); 0 disables it.
+        label_smoothing: one-sided smoothing: the real target becomes
+            `1 - label_smoothing`, the fake target stays 0.
+        num_classes: class count of a conditional GAN, or None.
+        seed: seed of the training noise (and penalty interpolation).
+
+    Logged metrics: `d_loss`, `g_loss`, `d_real`, `d_fake` (the
+    discriminator's mean output on real and fake images: a probability for
+    the cross-entropy losses, the raw output otherwise) and `gp`.
+
+    Example:
+        >>> gan = GAN(dcgan_generator((16, 16, 1), 32), dcgan_discriminator((16, 16, 1)), latent_dim=32)
+        >>> gan.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5))
+        >>> gan.fit(ganzoo.data.load("digits"), epochs=1)
+    """
+
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        *,
+        latent_dim,
+        loss="non_saturating",
+        discriminator_steps=1,
+        gradient_penalty_weight=0.0,
+        label_smoothing=0.0,
+        num_classes=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        adversarial = get_loss(loss)
+        spec = describe_generator(generator)
+        if spec["latent_dim"] != latent_dim:
+            raise ValueError(
+                f"Expected latent_dim to match the generator's z input ({spec['latent_dim']}). "
+                f"Received: latent_dim={latent_dim!r}"
+            )
+        if spec["num_classes"] != num_classes:
+            raise ValueError(
+                f"Expected num_classes to match the generator ({spec['num_classes']}). "
+                f"Received: num_classes={num_classes!r}"
+            )
+        if not isinstance(discriminator, keras.Model):
+            raise TypeError(f"Expected discriminator to be a keras.Model. Received: discriminator={discriminator!r}")
+        if len(discriminator.inputs or []) != (1 if num_classes is None else 2):
+            raise ValueError(
+                "Expected a discriminator with inputs (image, label) for a conditional GAN and (image) otherwise. "
+                f"Received: a discriminator with {len(discriminator.inputs or [])} inputs and num_classes={num_classes!r}"
+            )
+        if tuple(discriminator.inputs[0].shape[1:]) != spec["image_shape"]:
+            raise ValueError(
+                f"Expected the discriminator's image input to have the generator's output shape {spec['image_shape']}. "
+                f"Received: discriminator input shape {tuple(discriminator.inputs[0].shape[1:])}"
+            )
+        if not isinstance(discriminator_steps, int) or isinstance(discriminator_steps, bool) or discriminator_steps < 1:
+            raise ValueError(f"Expected discriminator_steps to be an int >= 1. Received: discriminator_steps={discriminator_steps!r}")
+        if not isinstance(gradient_penalty_weight, (int, float)) or gradient_penalty_weight < 0:
+            raise ValueError(
+                f"Expected gradient_penalty_weight to be a float >= 0. Received: gradient_penalty_weight={gradient_penalty_weight!r}"
+            )
+        if gradient_penalty_weight > 0 and any(isinstance(l, keras.layers.BatchNormalization) for l in discriminator.layers):
+            raise ValueError(
+                "Expected a discriminator without BatchNormalization when gradient_penalty_weight > 0: the penalty "
+                "is per sample and batch norm mixes samples. Build it with normalization=None or 'layer'. "
+                f"Received: gradient_penalty_weight={gradient_penalty_weight}"
+            )
+        if not isinstance(label_smoothing, (int, float)) or not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"Expected label_smoothing in [0, 1). Received: label_smoothing={label_smoothing!r}")
+        if label_smoothing > 0 and not adversarial.smoothable:
+            raise ValueError(
+                f"Expected label_smoothing=0 with loss={loss!r}, which has no target labels to smooth. "
+                f"Received: label_smoothing={label_smoothing}"
+            )
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            raise TypeError(f"Expected seed to be None or an int. Received: seed={seed!r}")
+
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = latent_dim
+        self.loss_name = loss
+        self.discriminator_steps = discriminator_steps
+        self.gradient_penalty_weight = float(gradient_penalty_weight)
+        self.label_smoothing = float(label_smoothing)
+        self.num_classes = num_classes
+        self.seed = seed
+        self.image_shape = spec["image_shape"]
+        self._adversarial = adversarial
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        names = ["d_loss", "g_loss", "d_real", "d_fake"] + (["gp"] if self.gradient_penalty_weight > 0 else [])
+        self._trackers = {name: keras.metrics.Mean(name=name) for name in names}
+        self.built = True
+
+    # -- Keras plumbing ---------------------------------------------------
+
+    def call(self, inputs, training=False):
+        """Runs the generator: `z` or `[z, labels]` -> images."""
+        return self.generator(inputs, training=training)
+
+    @property
+    def metrics(self):
+        return list(self._trackers.values())
+
+    @property
+    def d_optimizer(self):
+        return self.optimizer.d_optimizer
+
+    @property
+    def g_optimizer(self):
+        return self.optimizer.g_optimizer
+
+    def compile(self, d_optimizer, g_optimizer, **kwargs):
+        """Configures the two optimizers; the rest goes to `keras.Model.compile`.
+
+        Under the `mixed_float16` policy each optimizer is wrapped in its own
+        `keras.optimizers.LossScaleOptimizer`, so an overflow skips only the
+        update of the network it happened in.
+
+        Args:
+            d_optimizer: optimizer for the discriminator.
+            g_optimizer: a different optimizer instance for the generator.
+            **kwargs: e.g. `jit_compile=True`, `steps_per_execution`.
+
+        Raises:
+            TypeError: if an optimizer is not a Keras optimizer.
+            ValueError: if both are the same instance, or `loss`/`optimizer`
+                is passed (they are set by the constructor and the two
+                optimizer arguments).
+        """
+        gradients.check_backend()
+        for key in ("loss", "optimizer", "auto_scale_loss"):
+            if key in kwargs:
+                raise ValueError(
+                    f"Expected no {key!r} argument: GAN.compile takes d_optimizer and g_optimizer, and the "
+                    f"adversarial loss is set in the constructor. Received: {key}={kwargs[key]!r}"
+                )
+        pair = GANOptimizer(d_optimizer, g_optimizer)  # validates types and distinctness
+        if self.dtype_policy.name == "mixed_float16":
+            d_optimizer, g_optimizer = (
+                opt if isinstance(opt, keras.optimizers.LossScaleOptimizer) else keras.optimizers.LossScaleOptimizer(opt)
+                for opt in (d_optimizer, g_optimizer)
+            )
+            pair = GANOptimizer(d_optimizer, g_optimizer)
+        pair.build_for(self.discriminator.trainable_variables, self.generator.trainable_variables)
+        super().compile(optimizer=pair, auto_scale_loss=False, **kwargs)
+        self._compile_config = serialization_lib.SerializableDict(
+            d_optimizer=d_optimizer, g_optimizer=g_optimizer, **kwargs
+        )
+
+    def compile_from_config(self, config):
+        config = serialization_lib.deserialize_keras_object(config)
+        self.compile(**config)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "generator": serialization_lib.serialize_keras_object(self.generator),
+            "discriminator": serialization_lib.serialize_keras_object(self.discriminator),
+            "latent_dim": self.latent_dim,
+            "loss": self.loss_name,
+            "discriminator_steps": self.discriminator_steps,
+            "gradient_penalty_weight": self.gradient_penalty_weight,
+            "label_smoothing": self.label_smoothing,
+            "num_classes": self.num_classes,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        for key in ("generator", "discriminator"):
+            config[key] = serialization_lib.deserialize_keras_object(config[key], custom_objects=custom_objects)
+        return cls(**config)
+
+    # -- training ---------------------------------------------------------
+
+    def _unpack(self, data):
+        images, labels = (data, None) if not isinstance(data, (tuple, list)) else (tuple(data) + (None,))[:2]
+        if isinstance(images, (tuple, list)):  # fit(x=(images, labels)) arrives nested
+            images, labels = (tuple(images) + (None,))[:2]
+        if tuple(images.shape[1:]) != self.image_shape:
+            raise ValueError(
+                f"Expected image batches of shape (batch, {', '.join(map(str, self.image_shape))}) to fit the "
+                f"discriminator. Received: images of shape {tuple(images.shape)}"
+            )
+        if self.num_classes is None and labels is not None:
+            raise ValueError("Expected image batches without labels for an unconditional GAN (num_classes=None). Received: (images, labels)")
+        if self.num_classes is not None:
+            if labels is None:
+                raise ValueError(
+                    f"Expected (images, labels) batches for a conditional GAN with num_classes={self.num_classes}. "
+                    "Received: images only. Use ganzoo.data.load(..., with_labels=True)."
+                )
+            labels = gradients.check_labels(ops.reshape(ops.cast(labels, "int32"), (-1,)), self.num_classes)
+        batch = images.shape[0]
+        if batch is not None and batch % self.discriminator_steps:
+            raise ValueError(
+                f"Expected a batch size divisible by discriminator_steps={self.discriminator_steps} (each critic step "
+                f"gets its own real batch). Received: batch of {batch}. Use ganzoo.data.load(..., discriminator_steps=k)."
+            )
+        return ops.cast(images, "float32"), labels
+
+    def _inputs(self, images, labels):
+        return images if labels is None else [images, labels]
+
+    def _output(self, logits):
+        return ops.sigmoid(logits) if self.loss_name in _BCE_LOSSES else logits
+
+    def _d_loss(self, real_images, labels):
+        batch = ops.shape(real_images)[0]
+        z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
+        fake_images = ops.stop_gradient(self.generator(self._inputs(z, labels), training=True))
+        real_logits = self.discriminator(self._inputs(real_images, labels), training=True)
+        fake_logits = self.discriminator(self._inputs(fake_images, labels), training=True)
+        loss = self._adversarial.discriminator_loss(real_logits, fake_logits, 1.0 - self.label_smoothing)
+        gp = ops.zeros((), "float32")
+        if self.gradient_penalty_weight > 0:
+            # One interpolation weight per sample, U[0, 1] (Gulrajani et al., algorithm 1).
+            alpha = keras.random.uniform((batch, 1, 1, 1), dtype="float32", seed=self.seed_generator)
+            interpolated = real_images + alpha * (fake_images - real_images)  # (batch, H, W, C)
+            grads = gradients.input_gradients(
+                lambda x: self.discriminator(self._inputs(x, labels), training=True), interpolated
+            )
+            gp = gradient_penalty_from_gradients(grads)
+            loss = loss + self.gradient_penalty_weight * gp
+        stats = (self._output(real_logits), self._output(fake_logits), gp)
+        return loss, stats
+
+    def _g_loss(self, batch, labels):
+        z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
+        fake_logits = self.discriminator(self._inputs(self.generator(self._inputs(z, labels), training=True), labels), training=True)
+        return self._adversarial.generator_loss(fake_logits), None
+
+    def train_step(self, data):
+        images, labels = self._unpack(data)
+        k = self.discriminator_steps
+        batch = ops.shape(images)[0] // k
+        d_vars = self.discriminator.trainable_variables
+        for step in range(k):
+            real = images[step * batch : (step + 1) * batch]
+            step_labels = None if labels is None else labels[step * batch : (step + 1) * batch]
+            d_loss, (d_real, d_fake, gp) = gradients.minimize(
+                self.d_optimizer, d_vars, lambda: self._d_loss(real, step_labels)
+            )
+        g_loss, _ = gradients.minimize(
+            self.g_optimizer, self.generator.trainable_variables, lambda: self._g_loss(batch, step_labels)
+        )
+        self.optimizer.iterations.assign_add(1)
+        values = {"d_loss": d_loss, "g_loss": g_loss, "d_real": ops.mean(d_real), "d_fake": ops.mean(d_fake), "gp": gp}
+        for name, tracker in self._trackers.items():
+            tracker.update_state(values[name])
+        return {name: tracker.result() for name, tracker in self._trackers.items()}
+
+    # -- sampling ---------------------------------------------------------
+
+    def generate(self, n, labels=None, seed=None, batch_size=256):
+        """Generates `n` images in [-1, 1] (see `ganzoo.generate_images`)."""
+        return generate_images(self.generator, n, labels=labels, seed=seed, batch_size=batch_size)

@@ -1,0 +1,98 @@
+"""One optimizer object that owns the discriminator's and the generator's.
+
+Keras trainers, `BackupAndRestore` and the JAX trainer only see
+`model.optimizer`. A GAN has two optimizers; `GANOptimizer` holds both, so
+that `model.optimizer.variables` carries, saves and restores the state of
+each. (`keras.optimizers.MultiOptimizer` refuses `LossScaleOptimizer`
+members, which mixed_float16 needs.)
+"""
+
+import keras
+from keras.src.saving import serialization_lib
+
+
+@keras.saving.register_keras_serializable(package="ganzoo")
+class GANOptimizer(keras.optimizers.Optimizer):
+    """Owns `d_optimizer` and `g_optimizer`; each updates its own network.
+
+    The container does not apply gradients itself: the GAN's train step
+    calls `d_optimizer.apply(...)` and `g_optimizer.apply(...)` in separate
+    gradient computations. Its `iterations` counts train steps.
+
+    Args:
+        d_optimizer: a `keras.optimizers.Optimizer` for the discriminator,
+            possibly a `LossScaleOptimizer`.
+        g_optimizer: a different `Optimizer` instance for the generator.
+        name: optimizer name.
+
+    Raises:
+        TypeError: if either is not a Keras optimizer.
+        ValueError: if both are the same instance (their slots and step
+            counts would mix the two networks).
+    """
+
+    def __init__(self, d_optimizer, g_optimizer, name="gan_optimizer", **kwargs):
+        for arg, opt in (("d_optimizer", d_optimizer), ("g_optimizer", g_optimizer)):
+            if not isinstance(opt, keras.optimizers.Optimizer):
+                raise TypeError(f"Expected {arg} to be a keras.optimizers.Optimizer instance. Received: {arg}={opt!r}")
+        if _inner(d_optimizer) is _inner(g_optimizer):
+            raise ValueError(
+                "Expected two different optimizer instances for the discriminator and the generator. "
+                "Received the same instance for d_optimizer and g_optimizer; create one per network, "
+                "e.g. keras.optimizers.Adam(2e-4, beta_1=0.5) twice."
+            )
+        kwargs.pop("learning_rate", None)
+        super().__init__(learning_rate=0.0, name=name, **kwargs)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+
+    def build_for(self, discriminator_variables, generator_variables):
+        """Builds both members on their networks' trainable variables."""
+        if self.built:
+            return
+        self.d_optimizer.build(discriminator_variables)
+        self.g_optimizer.build(generator_variables)
+        super().build(list(discriminator_variables) + list(generator_variables))
+
+    def build(self, variables):
+        if not self.built:
+            raise ValueError(
+                "Expected GANOptimizer to be built with build_for(discriminator_variables, "
+                "generator_variables), which GAN.compile() calls. Received: build(variables) on an unbuilt one."
+            )
+
+    @property
+    def variables(self):
+        # Own step counter first, then each member's state (slots, loss scale).
+        return self._variables[:] + self.d_optimizer.variables + self.g_optimizer.variables
+
+    def apply(self, grads, trainable_variables=None):
+        raise NotImplementedError(
+            "GANOptimizer applies no gradients itself; use its d_optimizer and g_optimizer."
+        )
+
+    def set_weights(self, weights):
+        own = len(self._variables)
+        for variable, value in zip(self._variables, weights[:own]):
+            variable.assign(value)
+        n_d = len(self.d_optimizer.variables)
+        self.d_optimizer.set_weights(weights[own : own + n_d])
+        self.g_optimizer.set_weights(weights[own + n_d :])
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "d_optimizer": serialization_lib.serialize_keras_object(self.d_optimizer),
+            "g_optimizer": serialization_lib.serialize_keras_object(self.g_optimizer),
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        for key in ("d_optimizer", "g_optimizer"):
+            config[key] = serialization_lib.deserialize_keras_object(config[key], custom_objects=custom_objects)
+        return cls(**config)
+
+
+def _inner(optimizer):
+    return getattr(optimizer, "inner_optimizer", optimizer)
