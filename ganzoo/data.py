@@ -259,6 +259,9 @@ def _prepare(name, split, image_size, data_dir):
     kind, path = _parse_name(name)
     if split not in ("train", "test"):
         raise ValueError(f"Expected split='train' or 'test'. Received: split={split!r}")
+    if data_dir is not None and not isinstance(data_dir, (str, os.PathLike)):
+        raise TypeError(f"Expected data_dir to be None or a path. Received: "
+                        f"data_dir={data_dir!r}")
     if data_dir is not None and kind != "fashion_mnist":
         raise ValueError("Expected data_dir=None: only fashion_mnist reads a "
                          f"data_dir. Received: name={name!r}, data_dir={data_dir!r}")
@@ -271,7 +274,8 @@ def load_arrays(name="digits", *, split="train", image_size=None, data_dir=None)
 
     Scaling is `x / 127.5 - 1` for 8-bit pixels and `x / 8 - 1` for the
     digits (values 0..16). Images are resized to `image_size` bilinearly
-    (antialiased when shrinking). `digits` has no official split: its
+    (antialiased when shrinking; folder images are resized by Keras as
+    they are decoded). `digits` has no official split: its
     "train"/"test" split is scikit-learn's `train_test_split(test_size=0.2,
     random_state=0, stratify=target)` (1437/360 of 1797), in source order.
 

@@ -55,12 +55,12 @@ def raw_idx(path, header):
         return np.frombuffer(f.read()[header:], np.uint8)
 
 
-def write_idx(path, array, magic=None, extra=b""):
+def write_idx(path, array, magic=None):
     array = np.asarray(array, np.uint8)
     magic = 0x0800 + array.ndim if magic is None else magic
     head = struct.pack(f">I{array.ndim}I", magic, *array.shape)
     with gzip.open(path, "wb") as f:
-        f.write(head + array.tobytes() + extra)
+        f.write(head + array.tobytes())
 
 
 def bilinear_ref(img, out_h, out_w):
@@ -401,6 +401,7 @@ def test_images_only_and_remainder():
     ({"with_labels": 1}, TypeError, "with_labels"),
     ({"shuffle": None}, TypeError, "shuffle"),
     ({"data_dir": "/tmp"}, ValueError, "data_dir"),
+    ({"name": "fashion_mnist", "data_dir": 3}, TypeError, "data_dir"),
     ({"split": "test", "batch_size": 200, "discriminator_steps": 2}, ValueError,
      "batch_size"),
 ])
