@@ -1,0 +1,42 @@
+"""Keras generator -> ONNX, and an onnxruntime-only runtime for the result.
+
+Names load lazily: `import export.runtime` (or `export.OnnxGenerator`)
+imports only numpy and onnxruntime, never TensorFlow or Keras, so an app can
+run an exported generator without them. `to_onnx` and `verify` import
+Keras when first used.
+
+Example:
+    >>> import export
+    >>> export.to_onnx(generator, "generator.onnx", uint8_output=True)
+    >>> images = export.OnnxGenerator("generator.onnx").generate(16, seed=0)
+"""
+
+import importlib
+
+# public name -> module that defines it
+_EXPORTS = {
+    "to_onnx": "export.onnx_export",
+    "ExportResult": "export.onnx_export",
+    "verify": "export.verification",
+    "VerificationError": "export.verification",
+    "FLOAT32_ATOL": "export.verification",
+    "FLOAT16_ATOL": "export.verification",
+    "UINT8_ATOL": "export.verification",
+    "FLOAT16_UINT8_ATOL": "export.verification",
+    "OnnxGenerator": "export.runtime",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'export' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(__all__)

@@ -1,0 +1,202 @@
+"""Run an exported ganzoo generator with onnxruntime: no TensorFlow, no Keras.
+
+This module imports only numpy, onnxruntime and the standard library (and
+`export.metadata`, which is standard library only), so an app can ship it
+with the ONNX file alone.
+
+Example:
+    >>> from export.runtime import OnnxGenerator
+    >>> generator = OnnxGenerator("generator.onnx")
+    >>> images = generator.generate(16, labels=3, seed=0)  # uint8 (16, H, W, C)
+"""
+
+import os
+
+import numpy as np
+import onnxruntime as ort
+
+from export import metadata as metadata_lib
+
+
+def physical_cores():
+    """Returns the number of physical CPU cores this process may use (at least 1).
+
+    Counts distinct (package, core) pairs in /proc/cpuinfo, so hyper-threads
+    do not count twice, capped by the CPU affinity; elsewhere falls back to
+    the logical count.
+    """
+    logical = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as file:
+            package = core = None
+            for line in file:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "physical id":
+                    package = value.strip()
+                elif key == "core id":
+                    core = value.strip()
+                elif not key and core is not None:  # blank line ends one processor
+                    cores.add((package, core))
+                    package = core = None
+            if core is not None:
+                cores.add((package, core))
+    except OSError:
+        pass
+    return max(1, min(logical, len(cores) if cores else logical))
+
+
+def default_session_options(intra_op_threads=None):
+    """Session options for a generator: all graph optimisations, threads = physical cores."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL  # a chain of layers: no parallel branches
+    options.intra_op_num_threads = intra_op_threads or physical_cores()
+    options.inter_op_num_threads = 1
+    return options
+
+
+class OnnxGenerator:
+    """An exported ganzoo generator in one reused onnxruntime session.
+
+    Args:
+        path: the ONNX file written by `export.to_onnx`. Its facts come from
+            its `metadata_props`, or from the sidecar `<path>.json`.
+        intra_op_threads: threads per operator; defaults to the number of
+            physical cores.
+        providers: onnxruntime execution providers; defaults to CPU.
+
+    Attributes:
+        metadata: the metadata dict (see `export.metadata.KEYS`).
+        latent_dim: size of the noise vector `z`.
+        num_classes: class count, or None for an unconditional generator.
+        class_names: list of class names, or None.
+        image_shape: `(height, width, channels)`.
+
+    Raises:
+        FileNotFoundError: if `path` does not exist.
+        ValueError: if the file lacks ganzoo metadata (props and sidecar).
+    """
+
+    def __init__(self, path, *, intra_op_threads=None, providers=None):
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"Expected an existing ONNX file. Received: path={path!r}")
+        self.path = path
+        self.session = ort.InferenceSession(
+            path,
+            sess_options=default_session_options(intra_op_threads),
+            providers=providers or ["CPUExecutionProvider"],
+        )
+        props = metadata_lib.from_props(self.session.get_modelmeta().custom_metadata_map)
+        if props.get("format") == metadata_lib.FORMAT:
+            self.metadata = props
+        else:
+            self.metadata = metadata_lib.read_sidecar(path)
+        if not self.metadata or self.metadata.get("format") != metadata_lib.FORMAT:
+            raise ValueError(
+                f"Expected an ONNX file exported by ganzoo (metadata_props or a sidecar {path}.json "
+                f"with format={metadata_lib.FORMAT!r}). Received: path={path!r}"
+            )
+        self.latent_dim = int(self.metadata["latent_dim"])
+        self.num_classes = self.metadata["num_classes"]
+        self.class_names = self.metadata.get("class_names")
+        self.image_shape = tuple(int(d) for d in self.metadata["image_shape"])
+        self.output_dtype = np.dtype(self.metadata["output_dtype"])
+        self._input_names = [value.name for value in self.session.get_inputs()]
+
+    def __repr__(self):
+        return (
+            f"OnnxGenerator({self.path!r}, latent_dim={self.latent_dim}, num_classes={self.num_classes}, "
+            f"image_shape={self.image_shape})"
+        )
+
+    def check_labels(self, labels, n):
+        """Returns labels as int32 `(n,)` (None if unconditional), or raises a clear ValueError.
+
+        `labels` is None, an int (every sample of that class) or `n` ints in
+        `[0, num_classes)`.
+        """
+        if self.num_classes is None:
+            if labels is not None:
+                raise ValueError(f"Expected labels=None for an unconditional generator. Received: labels={labels!r}")
+            return None
+        if labels is None:
+            raise ValueError(
+                f"Expected labels (an int or {n} ints in [0, {self.num_classes})) for a conditional generator "
+                f"with num_classes={self.num_classes}. Received: labels=None"
+            )
+        array = np.asarray(labels)
+        if array.ndim == 0:
+            array = np.full((n,), array)
+        if array.dtype == bool or not np.issubdtype(array.dtype, np.integer) or array.shape != (n,):
+            raise ValueError(
+                f"Expected labels to be an int or a sequence of {n} ints. Received: labels with shape "
+                f"{array.shape} and dtype {array.dtype}"
+            )
+        if n and (array.min() < 0 or array.max() >= self.num_classes):
+            raise ValueError(
+                f"Expected labels in [0, {self.num_classes}). Received: labels with min {array.min()} "
+                f"and max {array.max()}"
+            )
+        return array.astype(np.int32)
+
+    def run(self, z, labels=None):
+        """Runs the graph on given noise: the raw `image` output for `z` (and `labels`).
+
+        Args:
+            z: float array `(n, latent_dim)`.
+            labels: for a conditional generator, an int or `n` class ids.
+
+        Returns:
+            `(n, H, W, C)`: float32 in [-1, 1], or uint8 for a uint8 export.
+
+        Raises:
+            ValueError: for a wrong `z` shape or dtype, or bad labels.
+        """
+        z = np.asarray(z)
+        if z.ndim != 2 or z.shape[1] != self.latent_dim or not np.issubdtype(z.dtype, np.floating):
+            raise ValueError(
+                f"Expected z to be a float array of shape (n, {self.latent_dim}). Received: z with shape "
+                f"{z.shape} and dtype {z.dtype}"
+            )
+        feeds = {"z": z.astype(np.float32, copy=False)}
+        labels = self.check_labels(labels, z.shape[0])
+        if labels is not None:
+            feeds["label"] = labels
+        (images,) = self.session.run(["image"], {name: feeds[name] for name in self._input_names})
+        return images
+
+    def generate(self, n, labels=None, seed=None, batch_size=64):
+        """Generates `n` images as uint8 pixels `(n, H, W, C)`.
+
+        The noise is `np.random.default_rng(seed).standard_normal((n,
+        latent_dim))` in float32, as in `ganzoo.generate_images`, so one
+        seed gives the same images in Keras and here.
+
+        Args:
+            n: number of images, a positive int.
+            labels: for a conditional generator, an int or `n` class ids.
+            seed: seed of the noise; the same seed gives the same images.
+            batch_size: images per session run.
+
+        Returns:
+            A uint8 NumPy array `(n, H, W, C)`.
+
+        Raises:
+            ValueError: for a bad `n`, `batch_size` or `labels`.
+        """
+        for name, value in (("n", n), ("batch_size", batch_size)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"Expected {name} to be a positive int. Received: {name}={value!r}")
+        labels = self.check_labels(labels, n)
+        z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
+        chunks = []
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            chunks.append(self.run(z[start:stop], None if labels is None else labels[start:stop]))
+        images = np.concatenate(chunks, axis=0)
+        if images.dtype == np.uint8:
+            return images
+        return np.clip(np.round((images + np.float32(1.0)) * np.float32(127.5)), 0, 255).astype(np.uint8)

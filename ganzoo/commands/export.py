@@ -1,0 +1,55 @@
+"""`ganzoo export NAME_OR_PATH -o out.onnx [--fp16] [--uint8] [--opset 17]`."""
+
+import sys
+
+
+def register(subparsers):
+    """Adds the `export` command to the `ganzoo` CLI."""
+    parser = subparsers.add_parser(
+        "export",
+        help="export a generator (preset name or .keras file) to ONNX, and verify it",
+        description=(
+            "Export a generator to ONNX (inputs z and label, output image, dynamic batch), "
+            "write <out>.json with its metadata, and check it against Keras in onnxruntime."
+        ),
+    )
+    parser.add_argument("model", metavar="NAME_OR_PATH", help="a preset name or a .keras generator file")
+    parser.add_argument("-o", "--output", required=True, help="the ONNX file to write")
+    parser.add_argument("--fp16", action="store_true", help="float16 weights and compute (I/O stay float32)")
+    parser.add_argument("--uint8", action="store_true", help="output uint8 pixels in [0, 255] instead of [-1, 1]")
+    parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default: 17)")
+    parser.add_argument("--no-verify", action="store_true", help="skip the onnxruntime-vs-Keras check")
+    parser.set_defaults(handler=run_export)
+    return parser
+
+
+def run_export(args):
+    """Handler of `ganzoo export`; returns the exit status."""
+    import export  # lazily: imports Keras and TensorFlow
+    from export.verification import VerificationError
+
+    try:
+        result = export.to_onnx(
+            args.model,
+            args.output,
+            opset=args.opset,
+            fp16=args.fp16,
+            uint8_output=args.uint8,
+            verify=not args.no_verify,
+        )
+    except VerificationError as error:
+        print(f"ganzoo export: verification failed: {error}", file=sys.stderr)
+        return 1
+    meta = result.metadata
+    print(
+        f"wrote {result.path} ({meta['precision']}, output {meta['output_dtype']} "
+        f"{tuple(meta['image_shape'])}, opset {meta['opset']})"
+    )
+    print(f"wrote {result.sidecar}")
+    if result.differences is None:
+        print("verification skipped")
+    else:
+        unit = " levels" if meta["output_dtype"] == "uint8" else ""
+        diffs = ", ".join(f"batch {b}: {d:.3g}{unit}" for b, d in result.differences.items())
+        print(f"verified against Keras (max abs difference <= {result.atol}{unit}): {diffs}")
+    return 0

@@ -1,0 +1,215 @@
+"""Tests for export/runtime.py: OnnxGenerator without TensorFlow or Keras."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+import onnxruntime as ort  # noqa: E402
+import pytest  # noqa: E402
+from keras import layers  # noqa: E402
+
+import export  # noqa: E402
+from export.runtime import OnnxGenerator, physical_cores  # noqa: E402
+from ganzoo.models import dcgan_generator  # noqa: E402
+from ganzoo.sampling import generate_images  # noqa: E402
+
+LATENT_DIM = 6
+NUM_CLASSES = 3
+CLASS_NAMES = ["cat", "dog", "bird"]
+
+
+def realistic_weights(generator, seed=0):
+    """Weights of a trained scale, so that images fill [-1, 1] (as in test_export)."""
+    rng = np.random.default_rng(seed)
+    for layer in generator.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            n = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.2, n), rng.normal(0, 0.2, n),
+                               rng.uniform(0.5, 2.0, n)])
+        elif isinstance(layer, (layers.Dense, layers.Conv2DTranspose)):
+            kernel, *bias = layer.get_weights()
+            fan_in = kernel.shape[0] if kernel.ndim == 2 else 4 * kernel.shape[-1]
+            kernel = rng.normal(0, np.sqrt(2 / fan_in), kernel.shape)
+            layer.set_weights([kernel, *(rng.normal(0, 0.1, b.shape) for b in bias)])
+    return generator
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """Exported tiny generators: `{name: (path, keras generator)}`."""
+    out = tmp_path_factory.mktemp("runtime")
+    keras.utils.set_random_seed(0)
+    conditional = realistic_weights(dcgan_generator((16, 16, 1), LATENT_DIM, num_classes=NUM_CLASSES, filters=4))
+    unconditional = realistic_weights(dcgan_generator((16, 16, 3), LATENT_DIM, filters=4), seed=1)
+    exports = {
+        "conditional": (conditional, {"class_names": CLASS_NAMES, "variant": "cgan"}),
+        "conditional_uint8": (conditional, {"uint8_output": True}),
+        "unconditional": (unconditional, {}),
+    }
+    return {
+        name: (export.to_onnx(generator, out / f"{name}.onnx", **kwargs).path, generator)
+        for name, (generator, kwargs) in exports.items()
+    }
+
+
+def test_metadata_attributes(files):
+    generator = OnnxGenerator(files["conditional"][0])
+    assert generator.latent_dim == LATENT_DIM
+    assert generator.num_classes == NUM_CLASSES
+    assert generator.class_names == CLASS_NAMES
+    assert generator.image_shape == (16, 16, 1)
+    assert generator.metadata["variant"] == "cgan"
+    assert generator.metadata["output_dtype"] == "float32"
+    plain = OnnxGenerator(files["unconditional"][0])
+    assert plain.num_classes is None and plain.class_names is None and plain.image_shape == (16, 16, 3)
+
+
+@pytest.mark.parametrize("name", ["conditional", "conditional_uint8", "unconditional"])
+def test_generate_is_uint8_and_deterministic(files, name):
+    generator = OnnxGenerator(files[name][0])
+    labels = None if generator.num_classes is None else [0, 1, 2, 1, 0]
+    images = generator.generate(5, labels=labels, seed=3, batch_size=2)  # batches 2, 2, 1
+    assert images.dtype == np.uint8 and images.shape == (5, *generator.image_shape)
+    np.testing.assert_array_equal(images, generator.generate(5, labels=labels, seed=3))
+    assert not np.array_equal(images, generator.generate(5, labels=labels, seed=4))
+    assert images.min() < 64 and images.max() > 191
+
+
+@pytest.mark.parametrize("name", ["conditional", "conditional_uint8", "unconditional"])
+def test_generate_matches_keras_with_the_same_seed(files, name):
+    path, keras_generator = files[name]
+    generator = OnnxGenerator(path)
+    labels = None if generator.num_classes is None else 2
+    images = generator.generate(6, labels=labels, seed=11)
+    expected = generate_images(keras_generator, 6, labels=labels, seed=11).astype("float64")  # independent of export
+    reference = np.clip(np.round((expected + 1) * 127.5), 0, 255)
+    assert np.abs(images - reference).max() <= 1
+
+
+def test_run_returns_the_raw_output(files):
+    generator = OnnxGenerator(files["conditional"][0])
+    z = np.random.default_rng(0).standard_normal((4, LATENT_DIM))  # float64 is accepted
+    images = generator.run(z, labels=np.array([0, 1, 2, 0]))
+    assert images.dtype == np.float32 and images.shape == (4, 16, 16, 1)
+    assert -1 <= images.min() and images.max() <= 1
+    np.testing.assert_array_equal(generator.run(z, 1), generator.run(z, [1, 1, 1, 1]))
+
+
+def test_labels_select_the_class(files):
+    generator = OnnxGenerator(files["conditional"][0])
+    assert not np.array_equal(generator.generate(2, labels=0, seed=0), generator.generate(2, labels=1, seed=0))
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda g: g.run(np.zeros((2, LATENT_DIM + 1), "float32"), [0, 1]), r"shape \(n, 6\)"),
+        (lambda g: g.run(np.zeros((LATENT_DIM,), "float32"), [0]), r"shape \(n, 6\)"),
+        (lambda g: g.run(np.zeros((2, LATENT_DIM), "int32"), [0, 1]), "float array"),
+        (lambda g: g.generate(2, labels=[0, NUM_CLASSES]), r"labels in \[0, 3\)"),
+        (lambda g: g.generate(2, labels=-1), r"labels in \[0, 3\)"),
+        (lambda g: g.generate(2), "Received: labels=None"),
+        (lambda g: g.generate(3, labels=[0, 1]), "sequence of 3 ints"),
+        (lambda g: g.generate(2, labels=[0.5, 1.0]), "sequence of 2 ints"),
+        (lambda g: g.generate(0, labels=0), "n to be a positive int"),
+        (lambda g: g.generate(2, labels=0, batch_size=0), "batch_size to be a positive int"),
+    ],
+    ids=["latent_size", "z_rank", "z_dtype", "label_too_big", "label_negative", "label_missing",
+         "label_count", "label_dtype", "n", "batch_size"],
+)
+def test_conditional_input_validation(files, call, match):
+    generator = OnnxGenerator(files["conditional"][0])
+    with pytest.raises(ValueError, match=match):
+        call(generator)
+
+
+def test_labels_for_an_unconditional_generator_are_an_error(files):
+    generator = OnnxGenerator(files["unconditional"][0])
+    with pytest.raises(ValueError, match="labels=None for an unconditional"):
+        generator.generate(2, labels=[0, 1])
+    with pytest.raises(ValueError, match="labels=None for an unconditional"):
+        generator.run(np.zeros((1, LATENT_DIM), "float32"), labels=0)
+
+
+def test_session_options_and_reuse(files):
+    generator = OnnxGenerator(files["conditional"][0])
+    options = generator.session.get_session_options()
+    assert options.intra_op_num_threads == physical_cores() >= 1
+    assert physical_cores() <= (os.cpu_count() or 1)
+    assert options.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = generator.session
+    generator.generate(3, labels=0)
+    generator.generate(3, labels=1)
+    assert generator.session is session
+    single = OnnxGenerator(files["conditional"][0], intra_op_threads=1)
+    assert single.session.get_session_options().intra_op_num_threads == 1
+
+
+def test_reads_the_sidecar_when_props_are_missing(files, tmp_path):
+    """onnxruntime-web cannot read metadata_props; the sidecar carries the same facts."""
+    path = files["conditional"][0]
+    model = onnx.load(path)
+    del model.metadata_props[:]
+    onnx.save(model, tmp_path / "bare.onnx")
+    with pytest.raises(ValueError, match="exported by ganzoo"):
+        OnnxGenerator(tmp_path / "bare.onnx")
+    shutil.copy(path + ".json", tmp_path / "bare.onnx.json")
+    generator = OnnxGenerator(tmp_path / "bare.onnx")
+    assert generator.metadata == OnnxGenerator(path).metadata
+    assert generator.class_names == CLASS_NAMES
+
+
+def test_missing_file_is_an_error(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        OnnxGenerator(tmp_path / "missing.onnx")
+
+
+BLOCKER = textwrap.dedent(
+    """
+    import importlib.abc, sys
+
+    BLOCKED = ("tensorflow", "keras", "tf_keras", "ganzoo", "onnx", "tf2onnx", "onnxconverter_common", "jax", "torch")
+
+    class Blocker(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in BLOCKED:
+                raise ImportError(f"blocked import of {name}")
+            return None
+
+    sys.meta_path.insert(0, Blocker())
+
+    import export
+    from export.runtime import OnnxGenerator
+
+    generator = export.OnnxGenerator(sys.argv[1])
+    images = generator.generate(4, labels=[0, 1, 2, 0], seed=0)
+    assert images.shape == (4, 16, 16, 1), images.shape
+    assert images.dtype.name == "uint8"
+    assert generator.class_names == ["cat", "dog", "bird"]
+    loaded = sorted({name.split(".")[0] for name in sys.modules} & set(BLOCKED))
+    print("blocked modules loaded:", loaded)
+    assert not loaded, loaded
+    print(images.tobytes().hex())
+    """
+)
+
+
+def test_runtime_imports_without_tensorflow_or_keras(files):
+    path, _ = files["conditional"]
+    env = {**os.environ, "PYTHONNOUSERSITE": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", BLOCKER, path], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "blocked modules loaded: []" in result.stdout
+    # The same images as in this process, which has TensorFlow loaded.
+    expected = OnnxGenerator(path).generate(4, labels=[0, 1, 2, 0], seed=0)
+    assert result.stdout.split()[-1] == expected.tobytes().hex()
