@@ -1,0 +1,202 @@
+"""`ganzoo train` (a variant or preset -> a run folder) and `ganzoo generate` (a generator -> a PNG grid).
+
+Handlers import TensorFlow only when they run, so `ganzoo --help` stays fast.
+"""
+
+import os
+import shlex
+
+from ganzoo.config import VARIANTS
+
+# Options that only make sense when the networks are built here (a variant);
+# a preset fixes them in its network specs.
+_VARIANT_ONLY = (("dataset", "--dataset"), ("image_size", "--image-size"), ("latent_dim", "--latent-dim"),
+                 ("filters", "--filters"))
+
+
+def register(subparsers):
+    """Adds the `train` and `generate` commands."""
+    train = subparsers.add_parser(
+        "train",
+        help="train a GAN variant or preset; writes samples, metrics, generator.keras/.onnx",
+        description=(
+            "Train a GAN with model.fit and write a run folder: samples/epoch_NNN.png, metrics.csv, "
+            "metrics.png, generator.keras, config.json and generator.onnx. "
+            "Example: ganzoo train dcgan --out runs/dcgan"
+        ),
+    )
+    train.add_argument(
+        "name", nargs="?", default="dcgan", metavar="VARIANT_OR_PRESET",
+        help=f"one of {', '.join(VARIANTS)} (default dcgan, on digits), a preset name, or a preset JSON file",
+    )
+    train.add_argument(
+        "--dataset", help="dataset of a variant: digits (default), fashion_mnist, mnist, cifar10, folder:PATH"
+    )
+    train.add_argument("--image-size", type=int, help="square image side of a variant (default: the dataset's)")
+    train.add_argument("--latent-dim", type=int, help="size of z, for a variant")
+    train.add_argument("--filters", type=int, help="network width, for a variant")
+    train.add_argument("--epochs", type=int, help="override the recipe's epochs")
+    train.add_argument("--batch-size", type=int, help="override the recipe's batch size (per critic step)")
+    train.add_argument("--seed", type=int, help="override the recipe's seed (default 0)")
+    train.add_argument(
+        "--ema-decay", type=float, help="keep an EMA of the generator weights (e.g. 0.999); 0 turns it off"
+    )
+    train.add_argument(
+        "--precision", choices=("float32", "mixed_float16", "mixed_bfloat16"), default="float32",
+        help="dtype policy while training (default float32); the saved generator is float32",
+    )
+    train.add_argument("--jit", action="store_true", help="compile the train step with XLA")
+    train.add_argument(
+        "--fd-every", type=int, help="epochs between FD evaluations (0: off; default about 5 per run)"
+    )
+    train.add_argument("--out", help="run folder (default runs/<name>)")
+    train.add_argument("--no-export", action="store_true", help="skip the ONNX export")
+    train.add_argument(
+        "--verbose", type=int, choices=(0, 1, 2), default=1, help="1 progress bar (default), 2 one line per epoch, 0 silent"
+    )
+    train.set_defaults(handler=run_train)
+
+    generate = subparsers.add_parser(
+        "generate",
+        help="write a PNG grid of samples from a generator (.keras file, run folder or preset name)",
+        description="Sample a generator and write a PNG grid. Example: ganzoo generate runs/dcgan -n 64 -o grid.png",
+    )
+    generate.add_argument(
+        "source", metavar="PATH_OR_NAME",
+        help="a generator .keras file, a run folder holding generator.keras, or a preset name",
+    )
+    generate.add_argument("-n", "--num", type=int, default=64, help="number of samples (default 64)")
+    generate.add_argument(
+        "--labels", help="class ids for a conditional generator, e.g. 0,1,2 (cycled to n); default 0..num_classes-1 cycled"
+    )
+    generate.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    generate.add_argument(
+        "--nrow", type=int, help="images per grid row (default: the class count for conditional, else sqrt(n))"
+    )
+    generate.add_argument("-o", "--output", default="grid.png", help="PNG file (default grid.png)")
+    generate.set_defaults(handler=run_generate)
+
+
+def resolve_config(args):
+    """Returns `(name, config)` for `ganzoo train`'s arguments."""
+    from ganzoo import config as config_module
+
+    name = args.name
+    if name in VARIANTS:
+        config = config_module.default_config(
+            name, dataset=args.dataset or "digits", image_size=args.image_size, epochs=args.epochs,
+            batch_size=args.batch_size, seed=0 if args.seed is None else args.seed, latent_dim=args.latent_dim,
+            filters=args.filters,
+        )
+    else:
+        given = [flag for attr, flag in _VARIANT_ONLY if getattr(args, attr) is not None]
+        if given:
+            raise ValueError(
+                f"Expected {', '.join(given)} only with a variant ({', '.join(VARIANTS)}): a preset fixes its networks "
+                f"and dataset. Received: {name!r}"
+            )
+        if name.endswith(".json") or os.path.isfile(name):
+            config = config_module.load_config_file(name)
+            name = os.path.splitext(os.path.basename(name))[0]
+        else:
+            from ganzoo import zoo
+
+            try:
+                config = zoo.load_config(name)  # validated
+            except ValueError as error:
+                if not str(error).startswith("Expected a known preset name"):
+                    raise
+                raise ValueError(
+                    f"Expected a variant ({', '.join(VARIANTS)}), a preset JSON file or a preset name. {error}"
+                ) from None
+        recipe = config["recipe"]
+        for attr in ("epochs", "batch_size", "seed"):
+            if getattr(args, attr) is not None:
+                recipe[attr] = getattr(args, attr)
+    if args.ema_decay is not None:
+        config["recipe"]["ema_decay"] = None if args.ema_decay == 0 else args.ema_decay
+    return name, config_module.validate_config(config, source=name)
+
+
+def _command_line(args):
+    parts = ["ganzoo", "train", args.name]
+    for attr in ("dataset", "image_size", "latent_dim", "filters", "epochs", "batch_size", "seed", "ema_decay",
+                 "fd_every", "out"):
+        value = getattr(args, attr)
+        if value is not None:
+            parts += ["--" + attr.replace("_", "-"), str(value)]
+    if args.precision != "float32":
+        parts += ["--precision", args.precision]
+    parts += ["--jit"] if args.jit else []
+    parts += ["--no-export"] if args.no_export else []
+    return shlex.join(parts)
+
+
+def run_train(args):
+    """Handler of `ganzoo train`."""
+    from ganzoo.train import train
+
+    name, config = resolve_config(args)
+    out_dir = args.out or os.path.join("runs", name)
+    result = train(
+        config, out_dir, verbose=args.verbose, export_onnx=not args.no_export, precision=args.precision,
+        jit=args.jit, fd_every=args.fd_every, command=_command_line(args),
+    )
+    files = result["files"]
+    print(f"Trained {name} for {len(result['history'].get('d_loss', []))} epochs in {result['seconds']:.1f} s.")
+    if result["nan_guard"] is not None:
+        print(result["nan_guard"]["message"])
+    if files.get("samples"):
+        print(f"  {'samples:':<16} {files['samples'][-1]}")
+    for key in ("generator", "generator_best", "onnx", "metrics_csv", "metrics_png", "config"):
+        if files.get(key):
+            print(f"  {key + ':':<16} {files[key]}")
+    return 1 if result["nan_guard"] is not None else 0
+
+
+def parse_labels(text):
+    """Parses `--labels` "0,1,2" into a list of ints; raises ValueError otherwise."""
+    try:
+        labels = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ValueError(
+            f"Expected --labels as comma-separated class ids, e.g. 0,1,2. Received: --labels={text!r}"
+        ) from None
+    return labels
+
+
+def load_generator(source):
+    """Loads a generator: a `.keras` file (safe mode), a run folder holding `generator.keras`, or a preset name."""
+    from ganzoo import zoo
+
+    if os.path.isdir(source):
+        source = os.path.join(source, "generator.keras")
+    if source.endswith(".keras") and not os.path.isfile(source):
+        raise FileNotFoundError(f"Expected a generator .keras file. Received: {source!r} does not exist")
+    return zoo.load_generator(source)
+
+
+def run_generate(args):
+    """Handler of `ganzoo generate`."""
+    import numpy as np
+
+    from ganzoo.images import save_grid
+    from ganzoo.models import describe_generator
+    from ganzoo.sampling import generate_images
+
+    if args.num < 1:
+        raise ValueError(f"Expected -n to be a positive int. Received: -n {args.num}")
+    generator = load_generator(args.source)
+    num_classes = describe_generator(generator)["num_classes"]
+    labels = None
+    if args.labels is not None:
+        if num_classes is None:
+            raise ValueError(f"Expected no --labels for an unconditional generator. Received: --labels={args.labels!r}")
+        labels = np.resize(np.array(parse_labels(args.labels)), args.num)
+    elif num_classes is not None:
+        labels = np.arange(args.num) % num_classes
+    images = generate_images(generator, args.num, labels=labels, seed=args.seed)
+    nrow = args.nrow or (num_classes if num_classes is not None and args.labels is None else None)
+    save_grid(images, args.output, nrow=nrow)
+    print(f"Wrote {args.num} samples to {args.output}")
+    return 0

@@ -1,0 +1,141 @@
+"""Tests for `ganzoo train` and `ganzoo generate` through `ganzoo.cli.main`."""
+
+import json
+import os
+import subprocess
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from ganzoo.cli import main  # noqa: E402
+from ganzoo.config import build_network, default_config, validate_config  # noqa: E402
+
+TINY = ["--latent-dim", "8", "--filters", "8", "--batch-size", "64", "--verbose", "0"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "dcgan"
+    assert main(["train", "dcgan", "--epochs", "1", *TINY, "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def cgan_file(tmp_path_factory):
+    """An untrained conditional generator saved as .keras (sampling needs no training)."""
+    path = tmp_path_factory.mktemp("cgan") / "cgan.keras"
+    build_network(default_config("cgan", latent_dim=8, filters=8)["generator"]).save(path)
+    return path
+
+
+def test_help_does_not_import_tensorflow():
+    code = (
+        "import sys\n"
+        "from ganzoo.cli import main\n"
+        "for argv in (['--help'], ['train', '--help'], ['generate', '--help']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print('TF', 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "VARIANT_OR_PRESET" in result.stdout and "--labels" in result.stdout
+    assert result.stdout.strip().endswith("TF False False")
+
+
+def test_train_writes_all_artefacts(run_dir, capsys):
+    names = set(os.listdir(run_dir))
+    assert {"generator.keras", "config.json", "metrics.csv", "metrics.png", "samples"} <= names
+    assert os.listdir(run_dir / "samples") == ["epoch_001.png"]
+    export_available = True
+    try:
+        import export  # noqa: F401
+    except ImportError:
+        export_available = False
+    assert ("generator.onnx" in names) == export_available
+    config = json.loads((run_dir / "config.json").read_text())
+    validate_config(config)
+    assert config["training"]["command"].startswith("ganzoo train dcgan --latent-dim 8 --filters 8 --epochs 1")
+    assert config["gan"]["latent_dim"] == 8 and config["recipe"]["epochs"] == 1
+
+
+def test_generate_from_a_run_folder_and_a_keras_file(run_dir, tmp_path):
+    assert main(["generate", str(run_dir), "-n", "10", "-o", str(tmp_path / "a.png")]) == 0
+    with Image.open(tmp_path / "a.png") as png:
+        assert png.size == (4 * 66 + 2, 3 * 66 + 2)  # 10 images: 4 per row, 3 rows
+    assert main(["generate", str(run_dir / "generator.keras"), "-n", "10", "--nrow", "5", "-o", str(tmp_path / "b.png")]) == 0
+    with Image.open(tmp_path / "b.png") as png:
+        assert png.size == (5 * 66 + 2, 2 * 66 + 2)
+
+
+def test_generate_conditional_labels(cgan_file, tmp_path):
+    out = tmp_path / "c.png"
+    assert main(["generate", str(cgan_file), "-n", "20", "-o", str(out)]) == 0
+    with Image.open(out) as png:
+        assert png.size == (10 * 66 + 2, 2 * 66 + 2)  # one column per class
+    assert main(["generate", str(cgan_file), "-n", "4", "--labels", "3", "-o", str(out)]) == 0
+    with Image.open(out) as png:
+        assert png.size == (2 * 66 + 2, 2 * 66 + 2)
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [("12", r"labels in \[0, 10\)"), ("-1", r"labels in \[0, 10\)"), ("a,b", "comma-separated class ids"), ("1,,2", "comma-separated")],
+)
+def test_generate_bad_labels_are_clear_errors(cgan_file, tmp_path, capsys, labels, message):
+    assert main(["generate", str(cgan_file), "--labels", labels, "-o", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ganzoo generate: error:")
+    assert __import__("re").search(message, err), err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_generate_labels_for_an_unconditional_generator_is_an_error(run_dir, tmp_path, capsys):
+    assert main(["generate", str(run_dir), "--labels", "1", "-o", str(tmp_path / "x.png")]) == 2
+    assert "unconditional" in capsys.readouterr().err
+
+
+def test_generate_missing_file_is_an_error(tmp_path, capsys):
+    assert main(["generate", str(tmp_path / "nope.keras"), "-o", str(tmp_path / "x.png")]) == 2
+    assert "nope.keras" in capsys.readouterr().err
+
+
+def test_train_unknown_name_lists_variants_and_presets(capsys):
+    assert main(["train", "biggan", "--verbose", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "dcgan, lsgan, wgan_gp, cgan" in err and "biggan" in err
+
+
+def test_train_preset_file_refuses_variant_options(tmp_path, capsys):
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(default_config("lsgan", latent_dim=8, filters=8)))
+    assert main(["train", str(path), "--dataset", "fashion_mnist", "--latent-dim", "4"]) == 2
+    assert "--dataset, --latent-dim" in capsys.readouterr().err
+    broken = default_config("lsgan", latent_dim=8, filters=8)
+    broken["recipe"]["batch_size"] = "64"
+    path.write_text(json.dumps(broken))
+    assert main(["train", str(path)]) == 2
+    assert "recipe.batch_size" in capsys.readouterr().err
+
+
+def test_resolve_config_applies_overrides_to_a_preset_file(tmp_path):
+    from ganzoo.cli import build_parser
+    from ganzoo.commands.train import resolve_config
+
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(default_config("wgan_gp", latent_dim=8, filters=8)))
+    args = build_parser().parse_args(["train", str(path), "--epochs", "3", "--batch-size", "16", "--seed", "5", "--ema-decay", "0.99"])
+    name, config = resolve_config(args)
+    assert name == "mine"
+    assert config["recipe"]["epochs"] == 3 and config["recipe"]["batch_size"] == 16 and config["recipe"]["seed"] == 5
+    assert config["recipe"]["ema_decay"] == 0.99 and config["gan"]["discriminator_steps"] == 5
+    args = build_parser().parse_args(["train"])
+    name, config = resolve_config(args)
+    assert name == "dcgan" and config["recipe"]["dataset"] == "digits"
+    assert keras.config.dtype_policy().name == "float32"
