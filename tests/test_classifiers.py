@@ -123,7 +123,7 @@ def test_inception_preprocess_resizes_and_replicates_grey():
 def test_inception_extractor_plumbing_with_random_weights():
     # weights=None: ImageNet weights cannot be downloaded offline; this
     # checks shapes and wiring only, not FID-quality features.
-    extractor = inception_feature_extractor(weights=None, batch_size=2)
+    extractor = inception_feature_extractor(weights=None, batch_size=4)
     images = np.random.default_rng(0).uniform(-1, 1, size=(3, 16, 16, 1)).astype("float32")
     features, probabilities = extractor(images)
     assert features.shape == (3, 2048) and probabilities.shape == (3, 1000)

@@ -114,6 +114,18 @@ def test_feature_statistics_are_float64_mean_and_unbiased_covariance():
                                3.0, rtol=1e-6)
 
 
+def test_frechet_accepts_singular_statistics_cached_in_float32():
+    # n < d and ReLU-like features: float32 storage makes tiny eigenvalues
+    # negative, which must count as round-off, not as a non-PSD input.
+    a = np.maximum(rng(19).normal(size=(100, 300)), 0)
+    b = np.maximum(rng(20).normal(size=(120, 300)) + 0.1, 0)
+    (mu_a, sigma_a), (mu_b, sigma_b) = feature_statistics(a), feature_statistics(b)
+    stored = [x.astype(np.float32) for x in (mu_a, sigma_a, mu_b, sigma_b)]
+    assert np.linalg.eigvalsh(stored[1].astype(np.float64))[0] < 0
+    np.testing.assert_allclose(frechet_distance_from_statistics(*stored),
+                               nuclear_norm_frechet_reference(a, b), rtol=1e-3)
+
+
 def test_frechet_rejects_bad_inputs():
     a = rng(18).normal(size=(10, 4))
     with pytest.raises(ValueError, match="same feature dimension"):

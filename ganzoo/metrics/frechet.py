@@ -5,9 +5,10 @@ import numpy as np
 from ganzoo.metrics._validation import as_feature_matrix
 from ganzoo.metrics._validation import check_same_dim
 
-# Relative size of a negative covariance eigenvalue that is still taken as
-# float64 round-off (and clipped to 0) rather than a non-PSD input.
-_PSD_TOLERANCE = 1e-8
+# Relative size of a negative covariance eigenvalue (or of an asymmetry)
+# that is still taken as round-off rather than a non-PSD input. Loose
+# enough for statistics cached in float32 (about -1e-8 seen at d=2048).
+_PSD_TOLERANCE = 1e-5
 
 
 def feature_statistics(features):
@@ -119,8 +120,8 @@ def frechet_distance_from_statistics(mu1, sigma1, mu2, sigma2):
     ReLU features), needs no offset and is always real, so there is no
     imaginary part to discard. Eigenvalues of round-off size (below
     `d * eps` times the largest) are taken as 0; negative eigenvalues of a
-    `sigma` beyond `1e-8` times the largest mean the input is not a
-    covariance and raise.
+    `sigma` beyond `1e-5` times the largest (room for statistics stored in
+    float32) mean the input is not a covariance and raise.
 
     Args:
         mu1: array-like of shape `(feature_dim,)`.
@@ -155,7 +156,7 @@ def frechet_distance_from_statistics(mu1, sigma1, mu2, sigma2):
     sigma2 = _as_covariance(sigma2, "sigma2", mu2.shape[0])
 
     root1 = _psd_sqrt(sigma1, "sigma1")
-    _psd_sqrt(sigma2, "sigma2")  # only validates sigma2 (raises if not PSD)
+    _check_psd(np.linalg.eigvalsh(sigma2), "sigma2")
     product = root1 @ sigma2 @ root1  # (d, d), symmetric PSD
     product = 0.5 * (product + product.T)  # remove round-off asymmetry
     # PSD by construction: negative eigenvalues here are only round-off.
@@ -202,9 +203,8 @@ def _as_covariance(sigma, name, dim):
     return 0.5 * (sigma + sigma.T)
 
 
-def _psd_sqrt(sigma, name):
-    """Symmetric square root of a PSD matrix via `eigh`."""
-    eigenvalues, eigenvectors = np.linalg.eigh(sigma)
+def _check_psd(eigenvalues, name):
+    """Raises if ascending `eigenvalues` are negative beyond round-off."""
     largest = max(float(np.max(np.abs(eigenvalues))), np.finfo(np.float64).tiny)
     if eigenvalues[0] < -_PSD_TOLERANCE * largest:
         raise ValueError(
@@ -212,6 +212,12 @@ def _psd_sqrt(sigma, name):
             f"{name} with smallest eigenvalue {eigenvalues[0]:.3g} "
             f"(largest {largest:.3g})"
         )
+
+
+def _psd_sqrt(sigma, name):
+    """Symmetric square root of a PSD matrix via `eigh`."""
+    eigenvalues, eigenvectors = np.linalg.eigh(sigma)
+    _check_psd(eigenvalues, name)
     return (eigenvectors * _sqrt_nonnegative(eigenvalues)) @ eigenvectors.T  # (d, d)
 
 

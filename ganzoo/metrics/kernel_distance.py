@@ -83,7 +83,8 @@ def kernel_inception_distance(
 
 def _polynomial_kernel(x, y):
     dim = x.shape[1]
-    return (x @ y.T / dim + 1.0) ** 3  # (m, m)
+    k = x @ y.T / dim + 1.0  # (m, m)
+    return k * k * k  # much faster than ** 3, which NumPy runs through pow()
 
 
 def _unbiased_mmd2(x, y):

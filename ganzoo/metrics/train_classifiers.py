@@ -87,7 +87,11 @@ def save_classifier(model, dataset, facts, *, weights_dir, command):
     os.makedirs(weights_dir, exist_ok=True)
     filename = classifiers.weights_filename(dataset)
     path = os.path.join(weights_dir, filename)
-    model.save_weights(path)
+    # A fresh, uncompiled copy: save_weights would also store the Adam
+    # moments (3x the size), which inference never needs.
+    inference_model = classifiers.build_dataset_classifier(dataset)
+    inference_model.set_weights(model.get_weights())
+    inference_model.save_weights(path)
     config = classifiers.CLASSIFIER_CONFIGS[dataset]
     record = {
         "weights": filename,
