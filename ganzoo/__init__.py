@@ -15,6 +15,8 @@ _EXPORTS = {
     "losses": "ganzoo.losses",
     "models": "ganzoo.models",
     "data": "ganzoo.data",
+    "list_presets": "ganzoo.zoo",
+    "load_generator": "ganzoo.zoo",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -1,5 +1,7 @@
 """`GAN`: a keras.Model whose train_step alternates discriminator and generator updates."""
 
+import copy
+
 import keras
 from keras import ops
 from keras.src.saving import serialization_lib
@@ -207,7 +209,9 @@ class GAN(keras.Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        config = dict(config)
+        # Deep copy: deserializing a functional model empties the dict it is given,
+        # and the caller's config must survive (e.g. to build a second copy).
+        config = copy.deepcopy(config)
         for key in ("generator", "discriminator"):
             config[key] = serialization_lib.deserialize_keras_object(config[key], custom_objects=custom_objects)
         return cls(**config)
@@ -290,6 +294,29 @@ class GAN(keras.Model):
         for name, tracker in self._trackers.items():
             tracker.update_state(values[name])
         return {name: tracker.result() for name, tracker in self._trackers.items()}
+
+    @classmethod
+    def from_preset(cls, name, hub=None, **compile_kwargs):
+        """Builds a preset's GAN from its recipe, with the published generator weights.
+
+        The networks and GAN settings come from the preset JSON, the
+        generator weights from its sha256-verified `.keras` file, and the GAN
+        is compiled with the recipe's optimizers: ready to fine-tune with
+        `fit` (the discriminator starts from scratch; only generators are
+        published).
+
+        Args:
+            name: a preset name (see `ganzoo.list_presets()`).
+            hub: weights hub (default `$GANZOO_HUB_URL`, else the shipped files).
+            **compile_kwargs: passed to `compile`, e.g. `jit_compile=True`.
+
+        Example:
+            >>> gan = GAN.from_preset("dcgan_digits")
+            >>> gan.fit(ganzoo.data.load("digits"), epochs=1)
+        """
+        from ganzoo import zoo  # lazily: the zoo depends on gan, not the reverse
+
+        return zoo.gan_from_preset(name, hub=hub, **compile_kwargs)
 
     # -- sampling ---------------------------------------------------------
 

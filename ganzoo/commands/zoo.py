@@ -1,0 +1,160 @@
+"""`ganzoo list`, `info NAME`, `download NAME` and `publish RUN_DIR`: the preset zoo.
+
+`list` and `info` read the preset JSON files only: they never import
+TensorFlow. `download` and `publish` do (Keras downloads and saves).
+"""
+
+import json
+import sys
+
+_HUB_HELP = "hub: a directory, file:// or http(s):// URL (default: $GANZOO_HUB_URL, else the presets shipped in the package)"
+
+
+def register(subparsers):
+    """Adds the zoo commands to the `ganzoo` CLI."""
+    parser = subparsers.add_parser("list", help="list the presets", description="List the named presets in a table.")
+    parser.add_argument("--hub", help=_HUB_HELP)
+    parser.set_defaults(handler=run_list)
+
+    parser = subparsers.add_parser("info", help="show one preset", description="Show a preset's facts, or its JSON.")
+    parser.add_argument("name", metavar="NAME", help="a preset name (see `ganzoo list`)")
+    parser.add_argument("--hub", help=_HUB_HELP)
+    parser.add_argument("--json", action="store_true", help="print the whole preset JSON")
+    parser.set_defaults(handler=run_info)
+
+    parser = subparsers.add_parser(
+        "download",
+        help="download and verify a preset's generator into the cache",
+        description="Fetch a preset's generator file from the hub, verify its sha256, and print its local path.",
+    )
+    parser.add_argument("names", metavar="NAME", nargs="*", help="preset names (see `ganzoo list`)")
+    parser.add_argument("--all", action="store_true", help="every preset")
+    parser.add_argument("--hub", help=_HUB_HELP)
+    parser.set_defaults(handler=run_download)
+
+    parser = subparsers.add_parser(
+        "publish",
+        help="publish a `ganzoo train` run into a hub directory",
+        description=(
+            "Write RUN_DIR's generator as <hub>/NAME.keras, the preset with its sha256 as <hub>/NAME.json, "
+            "and add NAME to <hub>/index.txt. Serve the directory with any static file server."
+        ),
+    )
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a `ganzoo train` output folder")
+    parser.add_argument("--name", required=True, help="the preset name")
+    parser.add_argument("--hub", required=True, help="the hub directory to write into")
+    parser.add_argument("--description", help="replace the preset's description")
+    parser.set_defaults(handler=run_publish)
+
+
+def _cell(value, spec=""):
+    return "-" if value is None else format(value, spec)
+
+
+def _quality_value(quality, key):
+    value = (quality or {}).get(key)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _row(name, hub):
+    from ganzoo import zoo
+
+    config = zoo.read_preset(name, hub)
+    shape = zoo.image_shape(config)
+    parameters = zoo.count_parameters(config["generator"])
+    quality = config.get("quality")
+    return [
+        name,
+        config.get("variant", "?"),
+        config.get("recipe", {}).get("dataset", "?"),
+        "x".join(map(str, shape)) if shape else "?",
+        _cell(parameters, ","),
+        _cell(_quality_value(quality, "fd"), ".2f"),
+        _cell(_quality_value(quality, "kid"), ".4f"),
+        _cell(_quality_value(quality, "precision"), ".2f"),
+        _cell(_quality_value(quality, "recall"), ".2f"),
+    ]
+
+
+def _table(header, rows):
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
+    return "\n".join(lines)
+
+
+def run_list(args):
+    """Handler of `ganzoo list`."""
+    from ganzoo import zoo
+
+    try:
+        names = zoo.list_presets(args.hub)
+    except ConnectionError as error:
+        print(f"ganzoo list: warning: {error}; listing the shipped presets only", file=sys.stderr)
+        names = zoo.list_presets(zoo.hub_lib.shipped_dir())
+    header = ["NAME", "VARIANT", "DATASET", "IMAGE", "G PARAMS", "FD", "KID", "PREC", "RECALL"]
+    print(_table(header, [_row(name, args.hub) for name in names]))
+    return 0
+
+
+def run_info(args):
+    """Handler of `ganzoo info NAME`."""
+    from ganzoo import zoo
+
+    config = zoo.read_preset(args.name, args.hub)
+    if args.json:
+        print(json.dumps(config, indent=2))
+        return 0
+    config = zoo.load_config(args.name, args.hub)
+    gan, recipe, weights = config["gan"], config["recipe"], config["weights"]
+    facts = [
+        ("name", args.name),
+        ("source", zoo.preset_source(args.name, args.hub)),
+        ("variant", config["variant"]),
+        ("description", config["description"]),
+        ("image shape", zoo.image_shape(config)),
+        ("latent_dim", gan["latent_dim"]),
+        ("num_classes", gan["num_classes"]),
+        ("loss", gan["loss"]),
+        ("discriminator_steps", gan["discriminator_steps"]),
+        ("gradient_penalty_weight", gan["gradient_penalty_weight"]),
+        ("generator parameters", _cell(zoo.count_parameters(config["generator"]), ",")),
+        ("discriminator parameters", _cell(zoo.count_parameters(config["discriminator"]), ",")),
+        ("recipe", f"{recipe['dataset']} {recipe['image_size']}px, batch {recipe['batch_size']}, "
+                   f"{recipe['epochs']} epochs, seed {recipe['seed']}, ema_decay {recipe['ema_decay']}"),
+        ("weights", f"{weights['file']} ({_cell(weights['size_bytes'], ',')} bytes), sha256 {weights['sha256']}"),
+        ("training", "-" if config["training"] is None else
+         f"{config['training']['seconds']:.0f} s: {config['training']['command']} (ganzoo {config['training']['ganzoo_version']})"),
+        ("quality", "-" if config["quality"] is None else json.dumps(config["quality"])),
+    ]
+    width = max(len(key) for key, _ in facts)
+    for key, value in facts:
+        print(f"{key.ljust(width)}  {value}")
+    return 0
+
+
+def run_download(args):
+    """Handler of `ganzoo download NAME ...`."""
+    from ganzoo import zoo
+
+    names = zoo.list_presets(args.hub) if args.all else args.names
+    if not names:
+        raise ValueError("Expected at least one preset NAME, or --all. Received: none")
+    for name in names:
+        try:
+            path = zoo.weights_path(name, args.hub)
+        except ConnectionError as error:  # the CLI reports only bad-input errors itself
+            print(f"ganzoo download: error: {error}", file=sys.stderr)
+            return 1
+        print(f"{name}: {path}")
+    return 0
+
+
+def run_publish(args):
+    """Handler of `ganzoo publish RUN_DIR --name NAME --hub DIR`."""
+    from ganzoo import zoo
+
+    path = zoo.publish(args.run_dir, args.name, args.hub, description=args.description)
+    weights = json.loads(path.read_text(encoding="utf-8"))["weights"]
+    print(f"Published {args.name}: {path} and {path.parent / weights['file']} (sha256 {weights['sha256']}, "
+          f"{weights['size_bytes']:,} bytes)")
+    return 0

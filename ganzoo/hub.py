@@ -1,0 +1,341 @@
+"""The weights hub: where preset files live, verified download, local cache.
+
+A hub is a flat directory of preset files, served as they are by any static
+file server: `<name>.json` (the preset), the generator file it names
+(`weights.file`, e.g. `<name>.keras`) and `index.txt` (the preset names,
+one per line, so that an HTTP hub can be listed). The default hub is the
+`zoo_configs` directory shipped inside the package. `GANZOO_HUB_URL` (or a
+`hub=` argument, `--hub` on the CLI) points at another one: a directory, a
+`file://` URL or an `http(s)://` mirror.
+
+Files on a local hub are read in place and verified; files on an HTTP hub
+are downloaded once into the cache, `$GANZOO_CACHE` or
+`$KERAS_HOME/ganzoo` (default `~/.keras/ganzoo`), by
+`keras.utils.get_file` into a temporary name in the cache directory, then
+verified against the preset's sha256 and moved under the final name with
+`os.replace` (atomic), under an `fcntl` lock. A partial or corrupt download
+is never found under the final name. `GANZOO_OFFLINE=1` uses the cache
+only.
+
+This module imports Keras only when it downloads, so listing presets stays
+free of TensorFlow.
+"""
+
+import contextlib
+import hashlib
+import os
+import re
+import secrets
+import socket
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+try:  # POSIX only; elsewhere concurrent downloads still end in an atomic rename
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None
+
+HUB_ENV = "GANZOO_HUB_URL"
+CACHE_ENV = "GANZOO_CACHE"
+OFFLINE_ENV = "GANZOO_OFFLINE"
+INDEX_FILE = "index.txt"
+# File names a preset may point at: no directories, no hidden files.
+_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# Seconds before a stalled connection fails (urlretrieve itself has no timeout).
+DOWNLOAD_TIMEOUT = 60
+
+
+def shipped_dir():
+    """Returns the `zoo_configs` directory of this installation.
+
+    A wheel installs it as `ganzoo/zoo_configs` (setup.cfg maps the package
+    `ganzoo.zoo_configs` to the top-level `zoo_configs/`); a source checkout
+    or an editable install has it next to the `ganzoo` package.
+    """
+    package = Path(__file__).resolve().parent
+    installed = package / "zoo_configs"
+    return installed if installed.is_dir() else package.parent / "zoo_configs"
+
+
+class Hub:
+    """A resolved hub: `url` (for messages) and `local` (a Path, or None for HTTP).
+
+    Args:
+        hub: a directory, a `file://` URL or an `http(s)://` URL; None means
+            `$GANZOO_HUB_URL`, or the shipped `zoo_configs` when unset.
+
+    Raises:
+        ValueError: a URL scheme other than file, http and https.
+    """
+
+    def __init__(self, hub=None):
+        value = hub if hub is not None else (os.environ.get(HUB_ENV) or None)
+        self.is_default = value is None
+        if value is None:
+            value = shipped_dir()
+        if not isinstance(value, (str, os.PathLike)):
+            raise TypeError(f"Expected hub to be a path or a URL string. Received: hub={value!r}")
+        value = os.fspath(value)
+        if not value.strip():
+            raise ValueError(f"Expected hub to be a directory or a URL. Received: hub={value!r}")
+        scheme = urllib.parse.urlsplit(value).scheme.lower()
+        if scheme in ("http", "https"):
+            self.local, self.url = None, value.rstrip("/")
+        elif scheme == "file":
+            self.local = Path(urllib.request.url2pathname(urllib.parse.urlsplit(value).path)).resolve()
+            self.url = self.local.as_uri()
+        elif scheme == "" or len(scheme) == 1:  # a plain path (or a Windows drive letter)
+            self.local = Path(value).expanduser().resolve()
+            self.url = self.local.as_uri()
+        else:
+            raise ValueError(
+                f"Expected hub to be a directory, a file:// URL or an http(s):// URL. Received: hub={value!r}"
+            )
+        if self.local is not None and self.local == shipped_dir().resolve():
+            self.is_default = True
+
+    def __repr__(self):
+        return f"Hub({self.url!r})"
+
+    def file_url(self, filename):
+        return f"{self.url}/{urllib.parse.quote(filename)}"
+
+
+def check_file_name(filename, what="file"):
+    """Refuses names that could leave the hub or cache directory (`../x`, `/x`)."""
+    if not isinstance(filename, str) or not _FILE_NAME.match(filename):
+        raise ValueError(
+            f"Expected the {what} to be a plain file name (letters, digits, '.', '_', '-'). Received: {filename!r}"
+        )
+    return filename
+
+
+def offline():
+    """True when `$GANZOO_OFFLINE` is set to 1/true/yes: no network, the cache only."""
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def cache_dir():
+    """Returns the cache root: `$GANZOO_CACHE`, else `$KERAS_HOME/ganzoo` or `~/.keras/ganzoo`.
+
+    Mirrors Keras's own choice of its home (`keras.utils.get_file`), without
+    importing Keras.
+    """
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    if os.environ.get("KERAS_HOME"):
+        return Path(os.environ["KERAS_HOME"]).expanduser() / "ganzoo"
+    base = os.path.expanduser("~")
+    if not os.access(base, os.W_OK):
+        base = tempfile.gettempdir()
+    return Path(base) / ".keras" / "ganzoo"
+
+
+def sha256_file(path):
+    """Returns the hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _mismatch(filename, source, expected, path):
+    actual = sha256_file(path)
+    if actual == expected:
+        return None
+    return (
+        f"Expected {filename} from {source} to have sha256 {expected}. Received: a file with sha256 {actual} "
+        f"({os.path.getsize(path)} bytes)"
+    )
+
+
+@contextlib.contextmanager
+def _locked(lock_path):
+    """Holds an exclusive `fcntl` lock on `lock_path` (created, never deleted: deleting is racy)."""
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    with open(lock_path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _socket_timeout(seconds):
+    # urlretrieve (used by get_file) takes no timeout; set the default only if nobody else did.
+    previous = socket.getdefaulttimeout()
+    if previous is None:
+        socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        if previous is None:
+            socket.setdefaulttimeout(None)
+
+
+def _download_error(error, url, hub, filename):
+    """Turns get_file's bare `Exception("URL fetch failure ...")` into a specific error."""
+    cause = error if isinstance(error, OSError) else error.__context__
+    if isinstance(cause, urllib.error.HTTPError):
+        if cause.code == 404:
+            return FileNotFoundError(
+                f"Expected the hub {hub.url} to hold {filename}. Received: HTTP 404 Not Found for {url}"
+            )
+        return ConnectionError(f"Could not download {url}: HTTP {cause.code} {cause.reason}")
+    if isinstance(cause, urllib.error.ContentTooShortError):
+        return ConnectionError(f"The download of {url} was cut off: {cause.reason}")
+    if isinstance(cause, OSError):
+        reason = getattr(cause, "reason", cause)
+        return ConnectionError(
+            f"Could not reach the hub {hub.url} to download {filename}: {reason}. Point GANZOO_HUB_URL "
+            f"(or --hub) at a reachable mirror, or set {OFFLINE_ENV}=1 to use only the cache."
+        )
+    return ConnectionError(f"Could not download {url}: {error}")
+
+
+def fetch(hub, filename, sha256, *, cache_subdir):
+    """Returns a local, sha256-verified path of `filename` on `hub`.
+
+    A local hub's file is verified and used in place. An HTTP hub's file is
+    taken from `cache_dir()/cache_subdir/filename` when its hash matches,
+    else downloaded there (see the module docstring). Offline mode never
+    touches the network.
+
+    Args:
+        hub: a `Hub`.
+        filename: the file's name on the hub (a plain name).
+        sha256: the expected hex digest.
+        cache_subdir: a plain directory name under the cache root, e.g. the
+            preset name.
+
+    Returns:
+        A `pathlib.Path`.
+
+    Raises:
+        ValueError: the file's hash is not `sha256` (the message gives both);
+            the bad file is deleted, never loaded.
+        FileNotFoundError: the hub lacks the file (HTTP 404), or offline mode
+            with nothing in the cache.
+        ConnectionError: the hub cannot be reached.
+    """
+    check_file_name(filename)
+    check_file_name(cache_subdir, "cache subdirectory")
+    if not isinstance(sha256, str) or not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise ValueError(f"Expected a sha256 of 64 lowercase hex digits for {filename}. Received: sha256={sha256!r}")
+    if hub.local is not None:
+        path = hub.local / filename
+        if not path.is_file():
+            raise FileNotFoundError(f"Expected the hub {hub.url} to hold {filename}. Received: no such file {path}")
+        error = _mismatch(filename, hub.url, sha256, path)
+        if error:
+            raise ValueError(error + ". The file was not loaded.")
+        return path
+
+    directory = cache_dir() / cache_subdir
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / filename
+    with _locked(directory / f".{filename}.lock"):
+        # Whoever downloads holds the lock, so any partial file now is left from a killed process.
+        for stale in directory.glob(f".{filename}.*.part"):
+            stale.unlink(missing_ok=True)
+        if target.is_file():
+            if _mismatch(filename, target, sha256, target) is None:
+                return target  # cache hit: no request
+            target.unlink()  # a stale or corrupt copy; never load it
+        if offline():
+            raise FileNotFoundError(
+                f"Expected {filename} in the cache at {target} ({OFFLINE_ENV}=1 allows no download). "
+                f"Received: no such file. Run `ganzoo download {cache_subdir}` while online, or unset {OFFLINE_ENV}."
+            )
+        partial = _temporary_name(target)
+        url = hub.file_url(filename)
+        from keras.utils import get_file
+
+        try:
+            with _socket_timeout(DOWNLOAD_TIMEOUT):
+                get_file(fname=partial.name, origin=url, cache_dir=str(directory), cache_subdir=str(directory))
+        except Exception as error:  # get_file raises a bare Exception for HTTP and URL errors
+            partial.unlink(missing_ok=True)
+            raise _download_error(error, url, hub, filename) from error
+        except BaseException:  # interrupted: get_file removed the partial file; make sure
+            partial.unlink(missing_ok=True)
+            raise
+        error = _mismatch(filename, url, sha256, partial)
+        if error:
+            partial.unlink(missing_ok=True)
+            raise ValueError(error + ". It was deleted and not loaded.")
+        os.replace(partial, target)
+    return target
+
+
+def read_text(hub, filename, *, cache_subdir=None):
+    """Returns the text of a small hub file (a preset JSON, the index), without Keras.
+
+    From an HTTP hub the file is fetched with `urllib` and, when
+    `cache_subdir` is given, a copy is kept so that offline mode can use it.
+
+    Raises:
+        FileNotFoundError: no such file on the hub (or in the cache, offline).
+        ConnectionError: the hub cannot be reached.
+    """
+    check_file_name(filename)
+    if hub.local is not None:
+        path = hub.local / filename
+        if not path.is_file():
+            raise FileNotFoundError(f"Expected the hub {hub.url} to hold {filename}. Received: no such file {path}")
+        return path.read_text(encoding="utf-8")
+    cached = None if cache_subdir is None else cache_dir() / check_file_name(cache_subdir, "cache subdirectory") / filename
+    if offline():
+        if cached is not None and cached.is_file():
+            return cached.read_text(encoding="utf-8")
+        raise FileNotFoundError(
+            f"Expected {filename} of the hub {hub.url} in the cache ({OFFLINE_ENV}=1 allows no download). "
+            "Received: not cached"
+        )
+    url = hub.file_url(filename)
+    try:
+        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
+            text = response.read().decode("utf-8")
+    except (urllib.error.URLError, OSError) as error:
+        raise _download_error(error, url, hub, filename) from error
+    if cached is not None:
+        write_atomic(cached, text.encode("utf-8"))
+    return text
+
+
+def _temporary_name(path):
+    return path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part"
+
+
+def write_atomic(path, data):
+    """Writes bytes to `path` through a temporary file in the same directory and `os.replace`.
+
+    The file gets the usual permissions (0666 minus the umask), unlike a
+    `tempfile.mkstemp` file (0600), so that a web server can serve it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = _temporary_name(path)
+    try:
+        with open(temporary, "xb") as f:
+            f.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def list_names(hub):
+    """Returns the preset names on a hub: `*.json` stems of a local hub, `index.txt` of an HTTP one."""
+    if hub.local is not None:
+        return sorted(p.stem for p in hub.local.glob("*.json") if _FILE_NAME.match(p.name))
+    key = "hub-" + hashlib.sha256(hub.url.encode("utf-8")).hexdigest()[:16]
+    text = read_text(hub, INDEX_FILE, cache_subdir=key)
+    return sorted({line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")})

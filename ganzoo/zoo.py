@@ -1,0 +1,428 @@
+"""Named presets: the one resolver of preset names, generator loading, publishing.
+
+A preset is one JSON file `<name>.json` in the schema of
+`zoo_configs/README.md` (see `ganzoo.config.validate_config`); its generator
+weights are a `.keras` file on a hub (see `ganzoo.hub`). The presets shipped
+in the package always win over a hub's file of the same name, so their
+pinned sha256 also guards downloads from a mirror.
+
+Reading and listing presets imports neither Keras nor TensorFlow; loading
+a generator does.
+
+Example:
+    >>> ganzoo.list_presets()[:2]
+    ['cgan_digits', 'cgan_fashion_mnist']
+    >>> generator = ganzoo.load_generator("dcgan_fashion_mnist")
+    >>> ganzoo.models.describe_generator(generator)
+    {'latent_dim': 100, 'num_classes': None, 'image_shape': (28, 28, 1)}
+"""
+
+import contextlib
+import json
+import os
+import re
+import zipfile
+from pathlib import Path
+
+from ganzoo import hub as hub_lib
+from ganzoo.config import validate_config
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+# Layers whose config carries Python code; never loaded, whatever Keras' safe-mode setting.
+_UNSAFE_CLASSES = ("Lambda", "__lambda__", "TorchModuleWrapper")
+
+
+def _check_name(name):
+    if not isinstance(name, str):
+        raise TypeError(f"Expected a preset name (str). Received: name={name!r}")
+    if not _NAME.match(name):
+        raise ValueError(
+            f"Expected a preset name of letters, digits, '_' and '-'. Received: name={name!r}. "
+            f"Known presets: {', '.join(_shipped_names())}"
+        )
+    return name
+
+
+def _shipped_names():
+    return hub_lib.list_names(hub_lib.Hub(hub_lib.shipped_dir()))
+
+
+def list_presets(hub=None):
+    """Returns the sorted names of the available presets.
+
+    The shipped presets, plus those listed in the `index.txt` of `hub` (or
+    `$GANZOO_HUB_URL`) when one is set. A hub without an index adds none.
+
+    Args:
+        hub: a directory, `file://` or `http(s)://` URL of a hub, or None.
+
+    Raises:
+        ConnectionError: an HTTP hub cannot be reached.
+    """
+    names = set(_shipped_names())
+    other = hub_lib.Hub(hub)
+    if not other.is_default:
+        with contextlib.suppress(FileNotFoundError):
+            names.update(hub_lib.list_names(other))
+    return sorted(names)
+
+
+def preset_source(name, hub=None):
+    """Returns where the preset `name` is read from: a shipped file path or a hub URL."""
+    _check_name(name)
+    shipped = hub_lib.shipped_dir() / f"{name}.json"
+    if shipped.is_file():
+        return str(shipped)
+    return hub_lib.Hub(hub).file_url(f"{name}.json")
+
+
+def read_preset(name, hub=None):
+    """Returns the raw preset dict of `name`, unvalidated and without importing Keras.
+
+    Shipped presets are read from the package; other names from
+    `<hub>/<name>.json` when a hub other than the shipped one is set.
+
+    Raises:
+        ValueError: an unknown name (the message lists the known ones) or
+            invalid JSON.
+    """
+    _check_name(name)
+    shipped = hub_lib.shipped_dir() / f"{name}.json"
+    source = str(shipped)
+    if shipped.is_file():
+        text = shipped.read_text(encoding="utf-8")
+    else:
+        other = hub_lib.Hub(hub)
+        known = ", ".join(_shipped_names())
+        if other.is_default:
+            raise ValueError(f"Expected a known preset name, one of: {known}. Received: name={name!r}")
+        try:
+            text = hub_lib.read_text(other, f"{name}.json", cache_subdir=name)
+        except FileNotFoundError as error:
+            if hub_lib.offline():
+                raise  # not an unknown name: just not cached
+            raise ValueError(
+                f"Expected a known preset name, one of: {known}, or a preset on the hub {other.url}. "
+                f"Received: name={name!r} ({error})"
+            ) from None
+        source = other.file_url(f"{name}.json")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"Expected a JSON preset in {source}. Received invalid JSON: {error}") from None
+
+
+def load_config(name, hub=None):
+    """Returns the validated preset dict of `name` (see `ganzoo.config.validate_config`).
+
+    Args:
+        name: a preset name, e.g. `"dcgan_fashion_mnist"`.
+        hub: where non-shipped presets are looked up (default
+            `$GANZOO_HUB_URL`).
+
+    Raises:
+        ValueError: an unknown name (listing the known ones), or a preset
+            that breaks the schema (naming the key).
+
+    Example:
+        >>> load_config("dcgan_digits")["recipe"]["dataset"]
+        'digits'
+    """
+    return validate_config(read_preset(name, hub), source=preset_source(name, hub))
+
+
+def weights_path(name, hub=None, config=None):
+    """Returns a local, sha256-verified path of the preset's generator file.
+
+    Downloads it into the cache first when the hub is an HTTP mirror (see
+    `ganzoo.hub.fetch`).
+
+    Raises:
+        ValueError: the preset has no published weights, or a hash mismatch.
+        FileNotFoundError, ConnectionError: see `ganzoo.hub.fetch`.
+    """
+    config = load_config(name, hub) if config is None else config
+    weights = config["weights"]
+    if weights["file"] is None or weights["sha256"] is None:
+        raise ValueError(
+            f"Expected preset {name!r} to have published weights. Received: weights.file={weights['file']!r}, "
+            f"weights.sha256={weights['sha256']!r}. Train it with `ganzoo train {name}`."
+        )
+    return hub_lib.fetch(hub_lib.Hub(hub), weights["file"], weights["sha256"], cache_subdir=name)
+
+
+def _walk(value):
+    if isinstance(value, dict):
+        yield value
+        for item in value.values():
+            yield from _walk(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _walk(item)
+
+
+def check_keras_file(path):
+    """Refuses a `.keras` archive whose model config holds Python code.
+
+    Keras' `safe_mode=True` already refuses serialized lambdas, but
+    `keras.config.enable_unsafe_deserialization()` turns that off for the
+    whole process; this check does not depend on global state.
+
+    Raises:
+        ValueError: not a `.keras` archive, or it holds a `Lambda` (or other
+            code-carrying) layer.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as error:
+        raise ValueError(f"Expected a Keras v3 `.keras` archive with a config.json. Received: {path} ({error})") from None
+    for item in _walk(config):
+        if item.get("class_name") in _UNSAFE_CLASSES:
+            layer = item.get("config", {}).get("name") if isinstance(item.get("config"), dict) else None
+            raise ValueError(
+                f"Refusing to load {path}: it holds a {item['class_name']} layer{f' {layer!r}' if layer else ''}, "
+                "whose Python code would run on load. Expected a generator made of Keras and ganzoo layers only."
+            )
+
+
+def load_generator_file(path):
+    """Loads a generator `.keras` file safely (no code from the file runs).
+
+    `check_keras_file`, then `keras.saving.load_model(path,
+    safe_mode=True, compile=False)` inside a safe-mode scope.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: an unsafe or invalid archive.
+        TypeError: the model is not a ganzoo generator (`describe_generator`).
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Expected a generator .keras file. Received: {path!r}, which does not exist")
+    if not path.endswith(".keras"):
+        raise ValueError(f"Expected a generator file ending in .keras (the Keras v3 format). Received: {path!r}")
+    check_keras_file(path)
+    import keras
+    from keras.src.saving.serialization_lib import SafeModeScope
+
+    from ganzoo.models import describe_generator  # also registers the ganzoo layers
+
+    with SafeModeScope(True):
+        model = keras.saving.load_model(path, safe_mode=True, compile=False)
+    describe_generator(model)
+    return model
+
+
+def load_generator(name_or_path, hub=None):
+    """Returns a ready generator: a preset's, downloaded and verified, or a `.keras` file's.
+
+    The result is a plain functional `keras.Model`: `generator(z)` or
+    `generator([z, labels])` gives images in [-1, 1]. Read its
+    `latent_dim`, `num_classes` and `image_shape` with
+    `ganzoo.models.describe_generator(generator)`, and sample with
+    `ganzoo.generate_images(generator, n, labels=..., seed=...)`.
+
+    Args:
+        name_or_path: a preset name (see `list_presets`) or the path of a
+            `.keras` generator file (loaded safely, without a hash check).
+        hub: hub for the weights (default `$GANZOO_HUB_URL`, else the
+            shipped files).
+
+    Raises:
+        ValueError: an unknown preset (listing the known ones), a hash
+            mismatch, or an unsafe file.
+        FileNotFoundError, ConnectionError: the weights cannot be had.
+
+    Example:
+        >>> generator = load_generator("cgan_fashion_mnist")
+        >>> images = ganzoo.generate_images(generator, 10, labels=list(range(10)), seed=0)
+    """
+    if isinstance(name_or_path, os.PathLike) or (
+        isinstance(name_or_path, str) and (name_or_path.endswith(".keras") or os.sep in name_or_path or "/" in name_or_path)
+    ):
+        return load_generator_file(name_or_path)
+    _check_name(name_or_path)
+    config = load_config(name_or_path, hub)
+    generator = load_generator_file(weights_path(name_or_path, hub, config))
+    from ganzoo.models import describe_generator
+
+    spec = describe_generator(generator)
+    for key in ("latent_dim", "num_classes"):
+        if spec[key] != config["gan"][key]:
+            raise ValueError(
+                f"Expected the generator of preset {name_or_path!r} to have gan.{key}={config['gan'][key]!r}. "
+                f"Received: a generator with {key}={spec[key]!r}"
+            )
+    return generator
+
+
+def gan_from_preset(name, hub=None, **compile_kwargs):
+    """Builds the preset's trainable GAN with its shipped generator weights (see `GAN.from_preset`)."""
+    from ganzoo.config import build_gan
+
+    config = load_config(name, hub)
+    generator = load_generator(name, hub)
+    gan = build_gan(config, compile=True, **compile_kwargs)
+    gan.generator.set_weights(generator.get_weights())
+    return gan
+
+
+def publish(run_dir, name, hub_dir, *, description=None):
+    """Publishes a `ganzoo train` run as preset `name` into a hub directory.
+
+    Writes `<hub_dir>/<name>.keras` (the run's `generator.keras`, rebuilt
+    under float32 from the preset's generator spec), `<hub_dir>/<name>.json`
+    (the run's `config.json` with `weights` pointing at it: file, sha256,
+    size) and adds `name` to `<hub_dir>/index.txt`. Each file is written
+    atomically. Serve `hub_dir` with any static file server and point
+    `GANZOO_HUB_URL` at it.
+
+    Args:
+        run_dir: a `ganzoo train` output folder (`generator.keras`,
+            `config.json`).
+        name: the preset name (file stem).
+        hub_dir: the hub directory (created).
+        description: replaces the preset's description.
+
+    Returns:
+        The path of the preset JSON.
+
+    Raises:
+        FileNotFoundError: the run folder lacks a file.
+        ValueError: an invalid name or config, or weights that don't fit
+            the config's generator.
+    """
+    _check_name(name)
+    run_dir, hub_dir = Path(run_dir), Path(hub_dir)
+    for required in ("generator.keras", "config.json"):
+        if not (run_dir / required).is_file():
+            raise FileNotFoundError(
+                f"Expected a `ganzoo train` run folder holding {required}. Received: run_dir={str(run_dir)!r}"
+            )
+    from ganzoo.config import build_network, load_config_file
+
+    config = load_config_file(run_dir / "config.json")
+    if description is not None:
+        config["description"] = description
+    trained = load_generator_file(run_dir / "generator.keras")
+
+    import keras
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        generator = build_network(config["generator"])
+    finally:
+        keras.config.set_dtype_policy(previous)
+    ours = [(layer.name, type(layer).__name__) for layer in generator.layers]
+    theirs = [(layer.name, type(layer).__name__) for layer in trained.layers]
+    if ours != theirs:
+        raise ValueError(
+            f"Expected {run_dir / 'generator.keras'} to have the layers of the config's generator {ours}. Received: {theirs}"
+        )
+    generator.set_weights(trained.get_weights())  # also checks every shape
+
+    hub_dir.mkdir(parents=True, exist_ok=True)
+    weights_file = hub_dir / f"{name}.keras"
+    temporary = hub_dir / f".{name}.{os.getpid()}.part.keras"  # save() wants the .keras suffix
+    try:
+        generator.save(temporary)
+        os.replace(temporary, weights_file)
+    finally:
+        temporary.unlink(missing_ok=True)
+    config["weights"] = {
+        "file": weights_file.name,
+        "sha256": hub_lib.sha256_file(weights_file),
+        "size_bytes": weights_file.stat().st_size,
+    }
+    validate_config(config, source=f"preset {name!r}")
+    preset_file = hub_dir / f"{name}.json"
+    hub_lib.write_atomic(preset_file, (json.dumps(config, indent=2) + "\n").encode("utf-8"))
+    index = hub_dir / hub_lib.INDEX_FILE
+    names = set(index.read_text(encoding="utf-8").split()) if index.is_file() else set()
+    names.add(name)
+    hub_lib.write_atomic(index, ("\n".join(sorted(names)) + "\n").encode("utf-8"))
+    return preset_file
+
+
+# -- facts for `ganzoo list` / `info`, read from the config without Keras --------
+
+_NO_PARAMETERS = {
+    "InputLayer", "ReLU", "LeakyReLU", "Activation", "Reshape", "Flatten", "Concatenate", "Add", "Multiply",
+    "Dropout", "UpSampling2D", "ZeroPadding2D", "Cropping2D", "OneHot", "LabelMap", "Identity",
+    "GlobalAveragePooling2D", "AveragePooling2D", "MaxPooling2D",
+}
+
+
+def _layer_parameters(layer):
+    kind, config = layer.get("class_name"), layer.get("config", {})
+    if kind in _NO_PARAMETERS:
+        return 0
+    shape = (layer.get("build_config") or {}).get("input_shape")
+    if not shape or not isinstance(shape[-1], int):
+        return None
+    channels = shape[-1]
+    bias = config.get("use_bias", True)
+    if kind == "Dense":
+        return channels * config["units"] + (config["units"] if bias else 0)
+    if kind in ("Conv2D", "Conv2DTranspose"):
+        height, width = config["kernel_size"]
+        groups = config.get("groups", 1) or 1
+        return height * width * channels // groups * config["filters"] + (config["filters"] if bias else 0)
+    if kind == "BatchNormalization":  # gamma, beta, moving mean and variance
+        return channels * (2 + int(config.get("scale", True)) + int(config.get("center", True)))
+    if kind == "LayerNormalization":
+        axes = config.get("axis", -1)
+        axes = axes if isinstance(axes, list) else [axes]
+        size = 1
+        for axis in axes:
+            size *= shape[axis]
+        return size * (int(config.get("scale", True)) + int(config.get("center", True)))
+    if kind == "Embedding":
+        return config["input_dim"] * config["output_dim"]
+    return None
+
+
+def count_parameters(spec):
+    """Counts the weights (trainable and not) of a serialized functional model, without Keras.
+
+    Uses each layer's recorded `build_config.input_shape`. Returns None when
+    a layer is of a kind it does not know.
+    """
+    total = 0
+    for layer in spec.get("config", {}).get("layers", []):
+        count = _layer_parameters(layer)
+        if count is None:
+            return None
+        total += count
+    return total
+
+
+def image_shape(config):
+    """Returns the image shape `(H, W, C)` of a preset, read off its discriminator's image input."""
+    for layer in config["discriminator"]["config"]["layers"]:
+        shape = layer.get("config", {}).get("batch_shape")
+        if layer.get("class_name") == "InputLayer" and shape and len(shape) == 4:
+            return tuple(shape[1:])
+    return None
+
+
+def write_quality(name, quality):
+    """Stores quality figures (from `ganzoo evaluate`) in a shipped preset's JSON file (developers).
+
+    Raises:
+        ValueError: not a shipped preset, or `quality` is not a dict of
+            JSON values.
+    """
+    _check_name(name)
+    path = hub_lib.shipped_dir() / f"{name}.json"
+    if not path.is_file():
+        raise ValueError(f"Expected a shipped preset, one of: {', '.join(_shipped_names())}. Received: name={name!r}")
+    if not isinstance(quality, dict):
+        raise ValueError(f"Expected quality to be a dict. Received: quality={quality!r}")
+    config = json.loads(path.read_text(encoding="utf-8"))
+    config["quality"] = json.loads(json.dumps(quality))
+    validate_config(config, source=str(path))
+    hub_lib.write_atomic(path, (json.dumps(config, indent=2) + "\n").encode("utf-8"))
+    return path

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Checks a non-editable install: builds ganzoo from this checkout into a fresh
+# virtual environment (with the system site-packages, for TensorFlow and the
+# other heavy dependencies), then runs the CLI from another directory, so that
+# nothing can come from the source tree.
+#
+#   scripts/check_install.sh            # CI calls this (tests/test_install.py runs it as a slow test)
+#   PYTHON=python3.11 KEEP=1 scripts/check_install.sh
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+python="${PYTHON:-python3}"
+work="$(mktemp -d)"
+[[ -n "${KEEP:-}" ]] || trap 'rm -rf "$work"' EXIT
+export GANZOO_CACHE="$work/cache" TF_CPP_MIN_LOG_LEVEL=3
+unset GANZOO_HUB_URL GANZOO_OFFLINE
+
+# Build from a clean copy: setuptools builds in-tree, and a stale build/ folder
+# could put files in the wheel that the checkout no longer has.
+mkdir "$work/src"
+tar -C "$repo" --exclude=./.git --exclude=./build --exclude=./runs --exclude='*.egg-info' \
+    --exclude=__pycache__ --exclude=.pytest_cache -cf - . | tar -C "$work/src" -xf -
+"$python" -m venv --system-site-packages "$work/venv"
+"$work/venv/bin/pip" install --no-deps --quiet "$work/src"
+
+cd "$work"  # away from the checkout
+"$work/venv/bin/python" - <<'PY'
+import sys
+from pathlib import Path
+
+import ganzoo
+from ganzoo import hub
+
+prefix = Path(sys.prefix).resolve()
+package = Path(ganzoo.__file__).resolve().parent
+shipped = hub.shipped_dir().resolve()
+assert package.is_relative_to(prefix), f"ganzoo imported from {package}, not from the venv {prefix}"
+assert shipped == package / "zoo_configs", f"presets resolved to {shipped}"
+files = sorted(p.name for p in shipped.iterdir())
+assert len([f for f in files if f.endswith(".json")]) >= 8 and len([f for f in files if f.endswith(".keras")]) >= 8, files
+print(f"installed: {package}; {len(files)} zoo files")
+PY
+"$work/venv/bin/ganzoo" list
+"$work/venv/bin/ganzoo" generate dcgan_fashion_mnist -n 16 -o "$work/g.png"
+test -s "$work/g.png"
+echo "check_install: OK"

@@ -1,0 +1,293 @@
+"""The preset zoo: every shipped preset is valid, builds, round-trips, and its weights load and generate.
+
+Parametrised over `zoo_configs/*.json`. `tests/data/zoo_pins.json` pins a
+fixed-seed output slice per preset, so a silently changed weights file is
+caught. Regenerate it after retraining with `python tests/test_zoo.py --pin`.
+"""
+
+import contextlib
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import ganzoo
+from ganzoo import hub as hub_lib
+from ganzoo import zoo
+from ganzoo.cli import main
+from ganzoo.config import VARIANTS, build_gan, build_network, materialize_dtypes, network_spec
+from ganzoo.gan import GAN
+from ganzoo.models import dcgan_discriminator, dcgan_generator, describe_generator
+from ganzoo.sampling import generate_images
+
+REPO = Path(__file__).resolve().parents[1]
+ZOO = REPO / "zoo_configs"
+PRESETS = sorted(path.stem for path in ZOO.glob("*.json"))
+PINS_FILE = Path(__file__).resolve().parent / "data" / "zoo_pins.json"
+TOP_KEYS = {"variant", "description", "generator", "discriminator", "gan", "recipe", "weights", "training", "quality"}
+
+
+def pin(name):
+    """The pinned facts of a preset's shipped generator: file hash and a fixed-seed output slice."""
+    config = zoo.load_config(name)
+    generator = zoo.load_generator(name)
+    num_classes = config["gan"]["num_classes"]
+    labels = None if num_classes is None else [i % num_classes for i in range(4)]
+    images = generate_images(generator, 4, labels=labels, seed=1234)
+    return {
+        "sha256": config["weights"]["sha256"],
+        "slice": images[:2, 6:10, 6:10, 0].astype("float64").round(6).ravel().tolist(),  # (2, 4, 4) pixels near the centre
+        "mean": round(float(images.mean()), 6),
+    }
+
+
+def test_the_zoo_has_every_variant_on_both_datasets():
+    assert set(PRESETS) >= {f"{variant}_{dataset}" for variant in VARIANTS for dataset in ("digits", "fashion_mnist")}
+    assert zoo.list_presets() == PRESETS
+    assert ganzoo.list_presets() == PRESETS
+    assert hub_lib.shipped_dir().resolve() == ZOO.resolve()
+
+
+def test_shipped_index_lists_every_preset():
+    assert (ZOO / hub_lib.INDEX_FILE).read_text().split() == PRESETS
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_is_valid_and_complete(name):
+    raw = json.loads((ZOO / f"{name}.json").read_text())
+    assert set(raw) == TOP_KEYS  # "quality" stays, null until measured
+    config = zoo.load_config(name)
+    assert name == f"{config['variant']}_{config['recipe']['dataset']}"
+    weights = config["weights"]
+    assert weights["file"] == f"{name}.keras"
+    path = ZOO / weights["file"]
+    assert path.stat().st_size == weights["size_bytes"]
+    assert hub_lib.sha256_file(path) == weights["sha256"]
+    training = config["training"]
+    assert training is not None and training["seconds"] > 0
+    assert training["command"].startswith(f"ganzoo train {name}")
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_builds_and_round_trips(name):
+    config = zoo.load_config(name)
+    gan = build_gan(config, compile=False)
+    clone = GAN.from_config(json.loads(json.dumps(gan.get_config())))
+    assert json.dumps(clone.get_config(), sort_keys=True) == json.dumps(gan.get_config(), sort_keys=True)
+    for key, network in (("generator", gan.generator), ("discriminator", gan.discriminator)):
+        # The spec is exactly what serializing the built network gives back.
+        assert network_spec(lambda: build_network(config[key])) == config[key]
+        assert zoo.count_parameters(config[key]) == network.count_params()
+    assert zoo.image_shape(config) == gan.image_shape
+    assert gan.image_shape == (config["recipe"]["image_size"],) * 2 + (gan.image_shape[-1],)
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_shipped_weights_load_and_generate(name):
+    config = zoo.load_config(name)
+    generator = ganzoo.load_generator(name)
+    assert isinstance(generator, keras.Model)
+    assert describe_generator(generator) == {
+        "latent_dim": config["gan"]["latent_dim"],
+        "num_classes": config["gan"]["num_classes"],
+        "image_shape": zoo.image_shape(config),
+    }
+    # The file holds exactly the preset's generator, in float32.
+    saved = json.loads(json.dumps(keras.saving.serialize_keras_object(generator)))
+    assert saved == materialize_dtypes(config["generator"], "float32")
+
+    facts = pin(name)
+    pinned = json.loads(PINS_FILE.read_text())
+    assert name in pinned, f"no pinned output for {name}: run `python tests/test_zoo.py --pin`"
+    assert facts["sha256"] == pinned[name]["sha256"], "the weights file changed: re-pin only if that was intended"
+    np.testing.assert_allclose(facts["slice"], pinned[name]["slice"], atol=1e-4)
+    np.testing.assert_allclose(facts["mean"], pinned[name]["mean"], atol=1e-4)
+
+
+def test_generated_shapes_and_range():
+    generator = zoo.load_generator("cgan_digits")
+    images = generate_images(generator, 10, labels=list(range(10)), seed=0)
+    assert images.shape == (10, 16, 16, 1)
+    assert np.isfinite(images).all() and images.min() >= -1 and images.max() <= 1
+
+
+def test_unknown_preset_lists_the_known_ones():
+    with pytest.raises(ValueError, match="one of: " + ", ".join(PRESETS)):
+        zoo.load_config("dcgan_imagenet")
+    with pytest.raises(ValueError, match="dcgan_digits"):
+        ganzoo.load_generator("no_such_thing")
+    with pytest.raises(TypeError, match="preset name"):
+        zoo.load_config(3)
+
+
+def hub_with(tmp_path, name, edit):
+    """A local hub holding a copy of dcgan_digits under `name`, with `edit(config)` applied."""
+    config = zoo.read_preset("dcgan_digits")
+    edit(config)
+    (tmp_path / f"{name}.json").write_text(json.dumps(config))
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "edit, key",
+    [
+        (lambda c: c.update(colour="red"), "colour"),
+        (lambda c: c["recipe"].update(learning_rate=1e-3), "recipe.learning_rate"),
+        (lambda c: c["recipe"].update(epochs="3"), "recipe.epochs"),
+        (lambda c: c["gan"].update(latent_dim=64.5), "gan.latent_dim"),
+        (lambda c: c["weights"].update(size_bytes=True), "weights.size_bytes"),
+        (lambda c: c.pop("quality"), "quality"),
+    ],
+)
+def test_configs_are_strict(tmp_path, edit, key):
+    hub = hub_with(tmp_path, "edited", edit)
+    with pytest.raises(ValueError, match=key.replace(".", r"\.")):
+        zoo.load_config("edited", hub=hub)
+
+
+def save_lambda_model(path):
+    z = keras.Input((4,), name="z")
+    image = keras.layers.Reshape((2, 2, 1))(keras.layers.Lambda(lambda x: x * 2.0, name="doubling")(z))
+    keras.Model(z, image).save(path)
+
+
+def test_a_keras_file_with_a_lambda_layer_is_refused(tmp_path):
+    path = tmp_path / "evil.keras"
+    save_lambda_model(path)
+    with pytest.raises(ValueError, match="Lambda layer 'doubling'"):
+        zoo.load_generator(path)
+    # Even when the process has switched Keras' safe mode off.
+    from keras.src.saving.serialization_lib import SafeModeScope
+
+    with SafeModeScope(False), pytest.raises(ValueError, match="Lambda"):
+        zoo.load_generator(str(path))
+
+
+def test_a_lambda_layer_with_a_valid_hash_is_refused(tmp_path):
+    config = zoo.read_preset("dcgan_digits")
+    save_lambda_model(tmp_path / "trojan.keras")
+    config["weights"] = {
+        "file": "trojan.keras",
+        "sha256": hub_lib.sha256_file(tmp_path / "trojan.keras"),
+        "size_bytes": (tmp_path / "trojan.keras").stat().st_size,
+    }
+    (tmp_path / "trojan.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="Lambda"):
+        zoo.load_generator("trojan", hub=tmp_path)
+
+
+def test_parameter_count_without_keras_matches_keras():
+    for model in (
+        dcgan_generator((32, 32, 3), 16, num_classes=5, filters=8),
+        dcgan_discriminator((32, 32, 3), num_classes=5, filters=8, normalization="layer"),
+        dcgan_discriminator((28, 28, 1), filters=8, normalization=None),
+    ):
+        spec = json.loads(json.dumps(keras.saving.serialize_keras_object(model)))
+        assert zoo.count_parameters(spec) == model.count_params()
+    spec["config"]["layers"][1]["class_name"] = "SomethingNew"
+    assert zoo.count_parameters(spec) is None
+
+
+def test_gan_from_preset_is_compiled_with_the_recipe_and_shipped_weights():
+    config = zoo.load_config("dcgan_digits")
+    gan = GAN.from_preset("dcgan_digits")
+    shipped = zoo.load_generator("dcgan_digits")
+    for ours, theirs in zip(gan.generator.get_weights(), shipped.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+    expected = config["recipe"]["d_optimizer"]["config"]
+    assert gan.d_optimizer.get_config()["learning_rate"] == pytest.approx(expected["learning_rate"])
+    assert gan.g_optimizer.get_config()["beta_1"] == pytest.approx(config["recipe"]["g_optimizer"]["config"]["beta_1"])
+    images = np.random.default_rng(0).uniform(-1, 1, (8, 16, 16, 1)).astype("float32")
+    logs = gan.train_on_batch(images, return_dict=True)
+    assert np.isfinite(logs["d_loss"]) and np.isfinite(logs["g_loss"])
+
+
+def run_cli(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+_LIST_PROBE = """
+import contextlib, io, json, sys, time
+start = time.perf_counter()
+from ganzoo.cli import main
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    code = main(["list"])
+print(json.dumps({"code": code, "seconds": time.perf_counter() - start, "out": out.getvalue(),
+                  "modules": sorted(m for m in ("tensorflow", "keras", "numpy") if m in sys.modules)}))
+"""
+
+
+def test_list_command_is_fast_and_never_imports_tensorflow():
+    result = subprocess.run([sys.executable, "-c", _LIST_PROBE], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["code"] == 0
+    assert "tensorflow" not in report["modules"] and "keras" not in report["modules"]
+    assert report["seconds"] < 1.0, report  # import of the CLI and the whole command, in-process
+    lines = report["out"].splitlines()
+    assert lines[0].split()[:5] == ["NAME", "VARIANT", "DATASET", "IMAGE", "G"]
+    assert [line.split()[0] for line in lines[1:]] == PRESETS
+    row = next(line for line in lines if line.startswith("dcgan_fashion_mnist "))
+    parameters = f"{zoo.count_parameters(zoo.read_preset('dcgan_fashion_mnist')['generator']):,}"
+    assert row.split()[1:5] == ["dcgan", "fashion_mnist", "28x28x1", parameters]
+
+
+def test_info_and_download_commands():
+    code, out, _ = run_cli("info", "cgan_fashion_mnist")
+    config = zoo.load_config("cgan_fashion_mnist")
+    assert code == 0 and config["weights"]["sha256"] in out and "num_classes" in out
+    code, out, _ = run_cli("info", "cgan_fashion_mnist", "--json")
+    assert json.loads(out) == config
+    code, out, _ = run_cli("download", "dcgan_digits")
+    assert code == 0 and out.strip() == f"dcgan_digits: {ZOO / 'dcgan_digits.keras'}"
+    assert main(["info", "nope"]) == 2
+
+
+def test_publish_writes_a_hub_that_loads_by_name(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    config = zoo.read_preset("lsgan_digits")
+    shutil.copy(ZOO / "lsgan_digits.keras", run_dir / "generator.keras")
+    (run_dir / "config.json").write_text(json.dumps({**config, "weights": {"file": "generator.keras", "sha256": None, "size_bytes": None}}))
+    hub = tmp_path / "hub"
+    code, out, _ = run_cli("publish", str(run_dir), "--name", "team_lsgan", "--hub", str(hub), "--description", "ours")
+    assert code == 0 and "team_lsgan" in out
+    assert sorted(p.name for p in hub.iterdir()) == ["index.txt", "team_lsgan.json", "team_lsgan.keras"]
+    assert all(p.stat().st_mode & 0o044 == 0o044 for p in hub.iterdir())  # a web server (another user) can read them
+    published = json.loads((hub / "team_lsgan.json").read_text())
+    assert published["description"] == "ours"
+    assert published["weights"]["sha256"] == hub_lib.sha256_file(hub / "team_lsgan.keras")
+    assert {k: v for k, v in published.items() if k not in ("weights", "description")} == {
+        k: v for k, v in config.items() if k not in ("weights", "description")
+    }
+    generator = zoo.load_generator("team_lsgan", hub=hub)
+    for ours, theirs in zip(generator.get_weights(), zoo.load_generator("lsgan_digits").get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+    assert "team_lsgan" in zoo.list_presets(hub=hub)
+    with pytest.raises(FileNotFoundError, match="generator.keras"):
+        zoo.publish(tmp_path, "x", hub)
+
+
+def test_write_quality_keeps_the_preset_valid(tmp_path, monkeypatch):
+    shutil.copy(ZOO / "dcgan_digits.json", tmp_path)
+    monkeypatch.setattr(hub_lib, "shipped_dir", lambda: tmp_path)
+    zoo.write_quality("dcgan_digits", {"fd": 1.5, "kid": 0.01})
+    assert zoo.load_config("dcgan_digits")["quality"] == {"fd": 1.5, "kid": 0.01}
+    code, out, _ = run_cli("list")
+    assert "1.50" in out and "0.0100" in out
+
+
+if __name__ == "__main__" and "--pin" in sys.argv:
+    PINS_FILE.parent.mkdir(exist_ok=True)
+    PINS_FILE.write_text(json.dumps({name: pin(name) for name in PRESETS}, indent=1) + "\n")
+    print(f"Wrote {PINS_FILE}")
