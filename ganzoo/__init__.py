@@ -17,6 +17,13 @@ _EXPORTS = {
     "data": "ganzoo.data",
     "list_presets": "ganzoo.zoo",
     "load_generator": "ganzoo.zoo",
+    "describe_generator": "ganzoo.models",
+    "metrics": "ganzoo.metrics",
+    "callbacks": "ganzoo.callbacks",
+    "train": "ganzoo.train",
+    "default_config": "ganzoo.config",
+    "build_gan": "ganzoo.config",
+    "evaluate_generator": "ganzoo.evaluate",
 }
 
 __all__ = ["__version__", *_EXPORTS]

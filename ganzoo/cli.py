@@ -42,8 +42,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args) or 0
-    except (ValueError, TypeError, FileNotFoundError, KeyError) as error:
-        # Bad input: one clear line, no stack trace.
+    except (ValueError, TypeError, OSError, KeyError) as error:
+        # Bad input, a missing file or an unreachable hub: one clear line, no stack trace.
         print(f"ganzoo {args.command}: error: {error}", file=sys.stderr)
         return 2
 

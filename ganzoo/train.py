@@ -1,6 +1,5 @@
 """`train`: a preset config -> a trained generator and its run folder."""
 
-import hashlib
 import json
 import os
 import sys
@@ -13,16 +12,9 @@ import ganzoo
 from ganzoo import callbacks as callbacks_module
 from ganzoo import config as config_module
 from ganzoo import data
+from ganzoo.hub import sha256_file
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _float32_copy(spec, network):
@@ -169,7 +161,7 @@ def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=
     files["metrics_png"] = metrics_log.plot_path
     config["weights"] = {
         "file": "generator.keras",
-        "sha256": _sha256(files["generator"]),
+        "sha256": sha256_file(files["generator"]),
         "size_bytes": os.path.getsize(files["generator"]),
     }
     config["quality"] = None  # new weights; `ganzoo evaluate` fills it in

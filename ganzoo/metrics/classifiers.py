@@ -5,12 +5,13 @@ Shipped weights live in `ganzoo/metrics/weights/`, next to
 and the command that trained it (`python -m ganzoo.metrics.train_classifiers`).
 """
 
-import hashlib
 import json
 import os
 
 import keras
 from keras import layers
+
+from ganzoo.hub import sha256_file
 
 CLASSIFIER_DATASETS = ("digits", "fashion_mnist")
 FEATURE_LAYER = "features"
@@ -180,7 +181,7 @@ def load_classifier(dataset, *, weights_dir=None):
         raise FileNotFoundError(
             f"Expected the classifier weights at {path}. Received: dataset={dataset!r}"
         )
-    digest = file_sha256(path)
+    digest = sha256_file(path)
     if digest != record["sha256"]:
         raise ValueError(
             f"Expected {path} to have sha256 {record['sha256']} as recorded "
@@ -191,13 +192,6 @@ def load_classifier(dataset, *, weights_dir=None):
     return model
 
 
-def file_sha256(path):
-    """Returns the hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _check_dataset(dataset):

@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganzoo import data
+from ganzoo.hub import sha256_file
 from ganzoo.metrics import classifiers
 
 # Per-dataset training settings (flags override epochs and seed only).
@@ -95,7 +96,7 @@ def save_classifier(model, dataset, facts, *, weights_dir, command):
     config = classifiers.CLASSIFIER_CONFIGS[dataset]
     record = {
         "weights": filename,
-        "sha256": classifiers.file_sha256(path),
+        "sha256": sha256_file(path),
         "size_bytes": os.path.getsize(path),
         "image_shape": list(config["image_shape"]),
         "num_classes": config["num_classes"],

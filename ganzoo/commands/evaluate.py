@@ -1,0 +1,78 @@
+"""`ganzoo evaluate NAME_OR_PATH`: quality figures with a real-data baseline."""
+
+import json
+import os
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="measure FD, KID, precision/recall (and label accuracy) of a generator",
+        description=(
+            "Generates N samples and compares them with the dataset's test split in the feature space of the "
+            "project's domain classifier. Also reports the real-data baseline (N train images vs the test split)."
+        ),
+    )
+    parser.add_argument("model", metavar="NAME_OR_PATH", help="a preset name, a generator .keras file, or a `ganzoo train` run directory")
+    parser.add_argument("--dataset", help="dataset to compare with (default: the preset's or run's recipe dataset)")
+    parser.add_argument("-n", type=int, default=10_000, help="generated samples (default 10000)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", dest="json_path", help="where to write the table as JSON (default: evaluation_<name>.json)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the real-data baseline")
+    parser.add_argument("--hub", help="hub URL for preset downloads (default: GANZOO_HUB_URL or the shipped zoo)")
+    parser.add_argument("--write-preset", action="store_true", help="store the figures in the preset's JSON 'quality' field (developers)")
+    parser.set_defaults(handler=run)
+
+
+def _resolve(model, dataset, hub):
+    """Returns (generator, dataset, name, preset_name_or_None)."""
+    if os.path.isdir(model):
+        run_dir, model = model, os.path.join(model, "generator.keras")
+    else:
+        run_dir = os.path.dirname(model)
+    if model.endswith(".keras"):
+        if not os.path.exists(model):
+            raise FileNotFoundError(f"Expected a generator .keras file. Received: {model!r}, which does not exist")
+        import keras
+
+        generator = keras.saving.load_model(model, safe_mode=True, compile=False)
+        config_file = os.path.join(run_dir, "config.json")
+        if dataset is None and os.path.exists(config_file):
+            with open(config_file) as f:
+                dataset = json.load(f)["recipe"]["dataset"]
+        if dataset is None:
+            raise ValueError(f"Expected --dataset for {model!r}: no config.json beside it names one.")
+        return generator, dataset, os.path.splitext(os.path.basename(model))[0], None
+    from ganzoo import zoo
+
+    config = zoo.load_config(model)
+    generator = zoo.load_generator(model, hub=hub) if hub else zoo.load_generator(model)
+    return generator, dataset or config["recipe"]["dataset"], model, model
+
+
+def run(args):
+    from ganzoo.evaluate import evaluate_generator, format_table, real_baseline
+    from ganzoo.metrics import classifier_feature_extractor
+
+    generator, dataset, name, preset = _resolve(args.model, args.dataset, args.hub)
+    extractor = classifier_feature_extractor(dataset)
+    rows = {name: evaluate_generator(generator, dataset, n=args.n, seed=args.seed, extractor=extractor)}
+    if not args.no_baseline:
+        rows[f"real data (train vs test, {dataset})"] = real_baseline(dataset, n=args.n, seed=args.seed, extractor=extractor)
+    print()
+    print(format_table(rows))
+    result = {"model": args.model, "dataset": dataset, "figures": rows[name]}
+    if not args.no_baseline:
+        result["baseline"] = rows[f"real data (train vs test, {dataset})"]
+    path = args.json_path or f"evaluation_{name}.json"
+    with open(path, "w") as f:
+        json.dump(result, f, indent=2)
+    print(f"\nWrote {path}")
+    if args.write_preset:
+        if preset is None:
+            raise ValueError("Expected a preset name with --write-preset. Received a file path.")
+        from ganzoo import zoo
+
+        zoo.write_quality(preset, {**rows[name], "baseline": result.get("baseline")})
+        print(f"Stored the figures in preset {preset!r}")
+    return 0
