@@ -44,7 +44,9 @@ class GAN(keras.Model):
         label_smoothing: one-sided smoothing: the real target becomes
             `1 - label_smoothing`, the fake target stays 0.
         num_classes: class count of a conditional GAN, or None.
-        seed: seed of the training noise (and penalty interpolation).
+        seed: seed of the training noise (and penalty interpolation). The
+            stream differs with `jit_compile=True`: TensorFlow's stateless
+            RNG draws other numbers under XLA for the same seed.
 
     Logged metrics: `d_loss`, `g_loss`, `d_real`, `d_fake` (the
     discriminator's mean output on real and fake images: a probability for

@@ -1,0 +1,461 @@
+"""Tests for ganzoo.gan.GAN: update isolation, n_critic, the penalty path, XLA, bad input."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from keras import layers  # noqa: E402
+
+from ganzoo import gradients  # noqa: E402
+from ganzoo.gan import GAN  # noqa: E402
+from ganzoo.losses import LOSSES  # noqa: E402
+from ganzoo.models import OneHot  # noqa: E402
+from helpers import (  # noqa: E402
+    BATCH,
+    IMAGE_SHAPE,
+    LATENT_DIM,
+    NUM_CLASSES,
+    Spy,
+    adam,
+    all_finite,
+    assert_weights_equal,
+    compiled_gan,
+    linear_critic,
+    random_images,
+    random_labels,
+    run_steps,
+    spy_critic,
+    table_noise,
+    tiny_discriminator,
+    tiny_gan,
+    tiny_generator,
+    weights,
+    weights_changed,
+)
+
+# -- 1. update isolation -------------------------------------------------------
+
+
+def _one_real_batch(gan, seed=0):
+    images = tf.constant(random_images(BATCH, seed))
+    labels = None if gan.num_classes is None else tf.constant(random_labels(BATCH, seed, gan.num_classes))
+    return images, labels
+
+
+@pytest.mark.parametrize("variant", ["dcgan", "wgan_gp", "cgan"])
+def test_discriminator_update_leaves_generator_weights_unchanged(variant):
+    """One D update, exactly as train_step takes it (`gradients.minimize` with `gan.d_optimizer`
+    over D's trainable variables on `gan._d_loss`): G's trainable weights stay bit-identical,
+    D's change. G runs in training mode to make the fakes, so G's BatchNorm moving statistics
+    do move (documented in the GAN docstring); they are not trainable weights."""
+    gan = compiled_gan(variant)
+    images, labels = _one_real_batch(gan)
+    g_trainable = weights(gan.generator.trainable_variables)
+    g_moving = weights(gan.generator.non_trainable_variables)
+    d_trainable = weights(gan.discriminator.trainable_variables)
+    gradients.minimize(gan.d_optimizer, gan.discriminator.trainable_variables, lambda: gan._d_loss(images, labels))
+    assert_weights_equal(g_trainable, gan.generator.trainable_variables)
+    assert weights_changed(d_trainable, gan.discriminator.trainable_variables)
+    assert weights_changed(g_moving, gan.generator.non_trainable_variables)  # documented: BN stats of the run network
+
+
+@pytest.mark.parametrize("variant", ["dcgan", "wgan_gp", "cgan"])
+def test_generator_update_leaves_discriminator_weights_unchanged(variant):
+    """One G update as train_step takes it (`gan.g_optimizer` on `gan._g_loss`): D's trainable
+    weights stay bit-identical, G's change."""
+    gan = compiled_gan(variant)
+    _, labels = _one_real_batch(gan)
+    d_trainable = weights(gan.discriminator.trainable_variables)
+    g_trainable = weights(gan.generator.trainable_variables)
+    gradients.minimize(gan.g_optimizer, gan.generator.trainable_variables, lambda: gan._g_loss(BATCH, labels))
+    assert_weights_equal(d_trainable, gan.discriminator.trainable_variables)
+    assert weights_changed(g_trainable, gan.generator.trainable_variables)
+
+
+@pytest.mark.parametrize("variant", ["dcgan", "wgan_gp", "cgan"])
+@pytest.mark.parametrize("frozen", ["generator", "discriminator"])
+def test_train_step_updates_each_network_only_with_its_own_optimizer(variant, frozen):
+    """Whole train steps through `fit`, with the frozen network's optimizer at learning rate 0:
+    if any other update (the D steps for G, the G step for D) touched the frozen network's
+    trainable weights, they would change. The other network must still learn. (Eager, to keep
+    the test fast; the XLA test below shows graph execution computes the same step.)"""
+    zero, live = keras.optimizers.Adam(0.0), adam()
+    d_opt, g_opt = (zero, live) if frozen == "discriminator" else (live, zero)
+    gan = compiled_gan(variant, d_optimizer=d_opt, g_optimizer=g_opt, run_eagerly=True)
+    networks = {"generator": gan.generator, "discriminator": gan.discriminator}
+    other = "generator" if frozen == "discriminator" else "discriminator"
+    frozen_before = weights(networks[frozen].trainable_variables)
+    other_before = weights(networks[other].trainable_variables)
+    logs = run_steps(gan, 2)
+    assert all_finite(logs.values())
+    assert_weights_equal(frozen_before, networks[frozen].trainable_variables)
+    assert weights_changed(other_before, networks[other].trainable_variables)
+
+
+# -- 2. n_critic -----------------------------------------------------------------
+
+
+def test_n_critic_step_counts():
+    """K train steps with discriminator_steps=5: D updated 5K times, G K times."""
+    gan = compiled_gan("wgan_gp")
+    assert gan.discriminator_steps == 5
+    steps = 2
+    run_steps(gan, steps)
+    assert int(gan.d_optimizer.iterations.numpy()) == 5 * steps
+    assert int(gan.g_optimizer.iterations.numpy()) == steps
+    assert int(gan.optimizer.iterations.numpy()) == steps
+
+
+def test_each_critic_step_sees_its_own_real_batch():
+    """A Spy layer records every image batch the critic is given (eager). Per critic step the
+    critic sees real, fake, interpolates; then once fakes in the G step. The real batch of
+    critic step s must be slice s of the fit batch: all five differ, none is reused."""
+    k = 5
+    gan = tiny_gan("wgan_gp", discriminator=spy_critic())
+    gan.compile(adam(), adam(), run_eagerly=True)
+    images = random_images(k * BATCH, seed=7)
+    run_steps(gan, 1, data=images)
+    seen = gan.discriminator.get_layer("image_spy").seen
+    assert len(seen) == 3 * k + 1
+    for step in range(k):
+        np.testing.assert_array_equal(seen[3 * step], images[step * BATCH : (step + 1) * BATCH])
+    # Fresh noise for every critic step and for the G step.
+    fakes = [seen[3 * step + 1] for step in range(k)] + [seen[-1]]
+    for a in range(len(fakes)):
+        for b in range(a + 1, len(fakes)):
+            assert not np.array_equal(fakes[a], fakes[b])
+
+
+def test_batch_not_divisible_by_discriminator_steps_is_refused():
+    gan = compiled_gan("wgan_gp")
+    with pytest.raises(ValueError, match="discriminator_steps"):
+        gan.fit(random_images(7), batch_size=7, epochs=1, verbose=0)
+
+
+# -- 3. gradient penalty through the GAN -----------------------------------------
+
+
+def _wgan_gp(critic, d_optimizer=None, run_eagerly=True, **kwargs):
+    keras.utils.set_random_seed(0)
+    gan = GAN(
+        tiny_generator(),
+        critic,
+        latent_dim=LATENT_DIM,
+        loss="wasserstein",
+        gradient_penalty_weight=10.0,
+        seed=1,
+        **kwargs,
+    )
+    gan.compile(d_optimizer or keras.optimizers.SGD(0.0), adam(), run_eagerly=run_eagerly)
+    return gan
+
+
+@pytest.mark.parametrize("norm", [0.5, 3.0])
+def test_linear_critic_penalty_is_closed_form(norm):
+    """D(x) = w.x + b has dD/dx = w everywhere, so the penalty is exactly (||w|| - 1)^2 and the
+    critic loss mean(D(fake)) - mean(D(real)) + 10 gp, recomputed in float64 from the images
+    the critic saw (Spy). D's learning rate is 0 so w is the same for every number."""
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=int(np.prod(IMAGE_SHAPE)))
+    w *= norm / np.linalg.norm(w)
+    b = 0.25
+    gan = _wgan_gp(linear_critic(w, b, spy=True))
+    logs = run_steps(gan, 1)
+    gp = (norm - 1.0) ** 2
+    np.testing.assert_allclose(logs["gp"][0], gp, rtol=1e-5)
+    real, fake = gan.discriminator.get_layer("spy").seen[:2]
+
+    def critic(x):
+        return x.reshape(len(x), -1).astype("float64") @ w.astype("float32").astype("float64") + b
+
+    d_loss = np.mean(critic(fake)) - np.mean(critic(real)) + 10.0 * gp
+    np.testing.assert_allclose(logs["d_loss"][0], d_loss, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(logs["d_real"][0], np.mean(critic(real)), rtol=1e-5, atol=1e-5)
+
+
+def _tanh_critic(dtype, spy):
+    image = keras.Input(IMAGE_SHAPE, dtype=dtype, name="image")
+    x = Spy(name="image_spy")(image) if spy else image
+    x = layers.Conv2D(4, 3, strides=2, padding="same", activation="tanh", dtype=dtype, name="conv")(x)
+    x = layers.Flatten(dtype=dtype)(x)
+    logit = layers.Dense(1, dtype=dtype, name="logit")(x)
+    return keras.Model(image, logit)
+
+
+def test_conv_critic_penalty_matches_finite_differences():
+    """The penalty the GAN logs for a conv critic equals mean_i(||dD/dx_i|| - 1)^2 at the
+    interpolates it used (captured by Spy), with dD/dx from central differences of the same
+    critic rebuilt in float64."""
+    keras.utils.set_random_seed(5)
+    critic = _tanh_critic("float32", spy=True)
+    critic.set_weights([w * 3.0 for w in critic.get_weights()])  # gradient norms O(1)
+    reference_critic = _tanh_critic("float64", spy=False)
+    reference_critic.set_weights([w.astype("float64") for w in critic.get_weights()])
+    gan = _wgan_gp(critic)
+    logs = run_steps(gan, 1)
+    interpolates = critic.get_layer("image_spy").seen[2].astype("float64")
+
+    h = 1e-6
+    size = int(np.prod(IMAGE_SHAPE))
+    steps = np.eye(size).reshape(size, *IMAGE_SHAPE) * h
+    norms = []
+    for x in interpolates:
+        plus = reference_critic(x[None] + steps).numpy()[:, 0]
+        minus = reference_critic(x[None] - steps).numpy()[:, 0]
+        norms.append(np.linalg.norm((plus - minus) / (2 * h)))
+    norms = np.array(norms)
+    assert np.all(np.abs(norms - 1.0) > 0.05)  # an informative penalty, not ~0
+    np.testing.assert_allclose(logs["gp"][0], np.mean((norms - 1.0) ** 2), rtol=1e-4)
+
+
+def test_interpolation_weights_are_per_sample_uniform():
+    """Recover alpha from the captured (real, fake, interpolate) triples: one alpha per sample
+    (constant over pixels), inside [0, 1], and different between samples. A N(0, 1) draw
+    (keras-io #415) would leave [0, 1] for 20 samples with probability > 0.99999; a per-pixel
+    draw would not be constant over pixels."""
+    k = 5
+    gan = tiny_gan("wgan_gp", discriminator=spy_critic())
+    gan.compile(adam(), adam(), run_eagerly=True)
+    run_steps(gan, 1)
+    seen = gan.discriminator.get_layer("image_spy").seen
+    alphas = []
+    for step in range(k):
+        real, fake, interpolate = (seen[3 * step + i].reshape(BATCH, -1).astype("float64") for i in range(3))
+        for i in range(BATCH):
+            usable = np.abs(fake[i] - real[i]) > 0.1
+            ratio = (interpolate[i][usable] - real[i][usable]) / (fake[i][usable] - real[i][usable])
+            np.testing.assert_allclose(ratio, np.median(ratio), atol=1e-4)
+            alphas.append(np.median(ratio))
+    alphas = np.array(alphas)
+    assert np.all((alphas >= 0.0) & (alphas <= 1.0)), alphas
+    assert len(np.unique(np.round(alphas, 4))) == len(alphas)
+
+
+def test_penalty_with_a_zero_critic_is_finite():
+    """A critic with zero weights has dD/dx = 0, where sqrt'(0) is infinite: the penalty is
+    (sqrt(eps) - 1)^2 ~ 1 and the critic update stays finite (keras-io #910)."""
+    critic = linear_critic(np.zeros(int(np.prod(IMAGE_SHAPE))))
+    gan = _wgan_gp(critic, d_optimizer=adam(), run_eagerly=False)
+    before = weights(critic.trainable_variables)
+    logs = run_steps(gan, 1)
+    np.testing.assert_allclose(logs["gp"][0], 1.0, atol=1e-3)
+    assert all_finite(logs.values())
+    assert all_finite(weights(critic.trainable_variables))
+    assert weights_changed(before, critic.trainable_variables)
+
+
+# -- 4 (GAN side). label smoothing reaches the loss ------------------------------
+
+
+@pytest.mark.parametrize("loss, formula", [
+    ("non_saturating", lambda b: 0.9 * np.logaddexp(0, -b) + 0.1 * np.logaddexp(0, b) + np.logaddexp(0, b)),
+    ("least_squares", lambda b: 0.5 * (b - 0.9) ** 2 + 0.5 * b**2),
+])
+def test_label_smoothing_reaches_the_discriminator_loss(loss, formula):
+    """A critic with zero kernel outputs its bias b for every image, so with label_smoothing=0.1
+    the logged d_loss is the one-sided formula at r = f = b (fake target 0)."""
+    b = 0.7
+    critic = linear_critic(np.zeros(int(np.prod(IMAGE_SHAPE))), bias=b)
+    keras.utils.set_random_seed(0)
+    gan = GAN(tiny_generator(), critic, latent_dim=LATENT_DIM, loss=loss, label_smoothing=0.1, seed=0)
+    gan.compile(keras.optimizers.SGD(0.0), adam())
+    logs = run_steps(gan, 1)
+    np.testing.assert_allclose(logs["d_loss"][0], formula(b), rtol=1e-6)
+
+
+# -- 5 (GAN side). conditioning reaches both networks ----------------------------
+
+
+def _spy_generator():
+    z = keras.Input((LATENT_DIM,), name="z")
+    label = keras.Input((), dtype="int32", name="label")
+    seen = Spy(name="label_spy")(label)
+    x = layers.Concatenate()([z, OneHot(NUM_CLASSES)(seen)])
+    x = layers.Dense(int(np.prod(IMAGE_SHAPE)), activation="tanh")(x)
+    image = layers.Reshape(IMAGE_SHAPE)(x)  # (batch, 16, 16, 1)
+    return keras.Model([z, label], image)
+
+
+def test_conditional_labels_reach_generator_and_discriminator():
+    """cGAN with 2 critic steps: the critic sees each slice's own labels with its real images;
+    every fake is judged with the labels it was generated from (G and D spies agree)."""
+    k = 2
+    keras.utils.set_random_seed(0)
+    gan = GAN(_spy_generator(), spy_critic(NUM_CLASSES), latent_dim=LATENT_DIM, num_classes=NUM_CLASSES,
+              discriminator_steps=k, seed=0)
+    gan.compile(adam(), adam(), run_eagerly=True)
+    images, labels = random_images(k * BATCH, 3), np.array([0, 1, 2, 0, 2, 2, 1, 0], "int32")
+    run_steps(gan, 1, data=(images, labels))
+    d_images = gan.discriminator.get_layer("image_spy").seen
+    d_labels = gan.discriminator.get_layer("label_spy").seen
+    g_labels = gan.generator.get_layer("label_spy").seen
+    assert len(d_labels) == 2 * k + 1 and len(g_labels) == k + 1
+    for step in range(k):
+        part = slice(step * BATCH, (step + 1) * BATCH)
+        np.testing.assert_array_equal(d_images[2 * step], images[part])
+        np.testing.assert_array_equal(d_labels[2 * step], labels[part])  # real images, their labels
+        np.testing.assert_array_equal(g_labels[step], labels[part])  # fakes made for those labels
+        np.testing.assert_array_equal(d_labels[2 * step + 1], g_labels[step])  # and judged with them
+    np.testing.assert_array_equal(d_labels[-1], g_labels[-1])  # G step
+
+
+@pytest.mark.parametrize("loss", ["minimax", "hinge"])
+def test_losses_without_a_named_variant_train(loss):
+    """The two losses no preset uses still train: one finite eager step that moves both networks."""
+    gan = compiled_gan("wgan_gp" if loss == "hinge" else "dcgan", loss=loss, gradient_penalty_weight=0.0,
+                       discriminator_steps=1, run_eagerly=True)
+    before = weights(gan.generator.trainable_variables) + weights(gan.discriminator.trainable_variables)
+    logs = run_steps(gan, 1)
+    assert all_finite(logs.values())
+    assert weights_changed(before, gan.generator.trainable_variables + gan.discriminator.trainable_variables)
+
+
+# -- 7. XLA matches eager ------------------------------------------------------
+
+
+# XLA compilation is the cost here. Five unrolled critic steps with the penalty take the
+# longest to compile, so the fast suite compiles WGAN-GP with 2 critic steps and the slow
+# suite the full 5.
+JIT_CASES = [
+    pytest.param("dcgan", {}, id="dcgan"),
+    pytest.param("lsgan", {}, id="lsgan"),
+    pytest.param("cgan", {}, id="cgan"),
+    pytest.param("wgan_gp", {"discriminator_steps": 2}, id="wgan_gp-2-critic-steps"),
+    pytest.param("wgan_gp", {}, id="wgan_gp", marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("variant, overrides", JIT_CASES)
+def test_jit_compile_matches_eager(variant, overrides, monkeypatch):
+    """Same initial weights, same noise, same data: two train steps run eagerly and under
+    jit_compile=True give the same logs and weights (atol 1e-5 with rtol 1e-5; measured
+    differences are ~1e-7, float32 reassociation). TF's RNG kernels draw a different stream under XLA for the same seed, so the noise
+    comes from `table_noise` in both runs. SGD keeps the comparison linear in the gradients
+    (Adam's first step is ~lr*sign(g), which turns round-off in a near-zero gradient into a
+    full-size difference)."""
+    table_noise(monkeypatch)
+    results = []
+    for mode in (dict(run_eagerly=True), dict(jit_compile=True)):
+        gan = compiled_gan(variant, d_optimizer=keras.optimizers.SGD(0.05), g_optimizer=keras.optimizers.SGD(0.05),
+                           **overrides, **mode)
+        assert gan.jit_compile == mode.get("jit_compile", False)
+        logs = run_steps(gan, 2)
+        results.append((logs, weights(gan.generator.weights) + weights(gan.discriminator.weights)))
+    (eager_logs, eager_weights), (xla_logs, xla_weights) = results
+    assert all_finite(eager_logs.values())
+    for key in eager_logs:
+        np.testing.assert_allclose(xla_logs[key], eager_logs[key], atol=1e-5, rtol=1e-5, err_msg=key)
+    for eager, xla in zip(eager_weights, xla_weights, strict=True):
+        np.testing.assert_allclose(xla, eager, atol=1e-5, rtol=1e-5)
+
+
+# -- 10. bad input ---------------------------------------------------------------
+
+
+def test_images_that_do_not_fit_the_discriminator():
+    gan = compiled_gan("dcgan")
+    with pytest.raises(ValueError, match="images"):
+        gan.fit(np.zeros((8, 8, 8, 1), "float32"), batch_size=4, epochs=1, verbose=0)
+
+
+def test_conditional_gan_without_labels():
+    gan = compiled_gan("cgan")
+    with pytest.raises(ValueError, match="labels"):
+        gan.fit(random_images(8), batch_size=4, epochs=1, verbose=0)
+
+
+def test_unconditional_gan_with_labels():
+    gan = compiled_gan("dcgan")
+    with pytest.raises(ValueError, match="labels"):
+        gan.fit((random_images(8), random_labels(8)), batch_size=4, epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("bad_label, run_eagerly", [(NUM_CLASSES, False), (-1, True)])
+def test_conditional_gan_with_labels_out_of_range(bad_label, run_eagerly):
+    """Caught in graph and eager execution (under XLA the check is compiled away; see
+    `gradients.check_labels`)."""
+    gan = compiled_gan("cgan", run_eagerly=run_eagerly)
+    labels = np.zeros(8, "int32")
+    labels[5] = bad_label
+    with pytest.raises((ValueError, tf.errors.InvalidArgumentError), match="labels in \\[0, 3\\)"):
+        gan.fit((random_images(8), labels), batch_size=4, epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("labels, match", [(None, "labels=None"), (NUM_CLASSES, "labels in"), ([0, 1, -1, 0], "labels in"),
+                                           ([0, 1], "labels"), ([0.0, 1.0, 1.0, 0.0], "labels")])
+def test_generate_with_bad_labels(labels, match):
+    gan = tiny_gan("cgan")
+    with pytest.raises(ValueError, match=match):
+        gan.generate(4, labels=labels)
+
+
+def test_generate():
+    gan = tiny_gan("cgan")
+    images = gan.generate(5, labels=[0, 1, 2, 0, 1], seed=3, batch_size=2)
+    assert images.shape == (5, *IMAGE_SHAPE) and images.dtype == np.float32
+    np.testing.assert_array_equal(images, gan.generate(5, labels=[0, 1, 2, 0, 1], seed=3))
+    with pytest.raises(ValueError, match="labels=None"):
+        tiny_gan("dcgan").generate(2, labels=1)
+
+
+def test_unknown_loss_name_lists_valid_ones():
+    with pytest.raises(ValueError, match="loss") as info:
+        tiny_gan("dcgan", loss="wgan")
+    for name in LOSSES:
+        assert name in str(info.value)
+
+
+@pytest.mark.parametrize("steps", [0, -1, 2.0, True])
+def test_discriminator_steps_below_one(steps):
+    with pytest.raises(ValueError, match="discriminator_steps"):
+        tiny_gan("dcgan", discriminator_steps=steps)
+
+
+def test_one_optimizer_for_both_networks():
+    gan = tiny_gan("dcgan")
+    optimizer = adam()
+    with pytest.raises(ValueError, match="d_optimizer and g_optimizer"):
+        gan.compile(optimizer, optimizer)
+    with pytest.raises(ValueError, match="d_optimizer and g_optimizer"):
+        gan.compile(keras.optimizers.LossScaleOptimizer(optimizer), optimizer)
+    with pytest.raises(TypeError, match="g_optimizer"):
+        gan.compile(optimizer, "adam")
+
+
+def test_compile_refuses_loss_and_optimizer_arguments():
+    gan = tiny_gan("dcgan")
+    with pytest.raises(ValueError, match="loss"):
+        gan.compile(adam(), adam(), loss="mse")
+
+
+@pytest.mark.parametrize("loss", ["wasserstein", "hinge"])
+def test_label_smoothing_with_a_loss_without_targets(loss):
+    with pytest.raises(ValueError, match="label_smoothing"):
+        tiny_gan("wgan_gp", loss=loss, label_smoothing=0.1)
+
+
+@pytest.mark.parametrize("smoothing", [-0.1, 1.0])
+def test_label_smoothing_out_of_range(smoothing):
+    with pytest.raises(ValueError, match="label_smoothing"):
+        tiny_gan("dcgan", label_smoothing=smoothing)
+
+
+def test_gradient_penalty_with_a_batch_norm_critic():
+    with pytest.raises(ValueError, match="gradient_penalty_weight"):
+        tiny_gan("wgan_gp", normalization="batch")
+
+
+def test_generator_and_discriminator_must_agree():
+    keras.utils.set_random_seed(0)
+    with pytest.raises(ValueError, match="latent_dim"):
+        GAN(tiny_generator(), tiny_discriminator(), latent_dim=LATENT_DIM + 1)
+    with pytest.raises(ValueError, match="num_classes"):
+        GAN(tiny_generator(NUM_CLASSES), tiny_discriminator(NUM_CLASSES), latent_dim=LATENT_DIM)
+    with pytest.raises(ValueError, match="discriminator"):
+        GAN(tiny_generator(), tiny_discriminator(NUM_CLASSES), latent_dim=LATENT_DIM)
+    with pytest.raises(ValueError, match="image input"):
+        GAN(tiny_generator(), tiny_discriminator(image_shape=(32, 32, 1)), latent_dim=LATENT_DIM)
