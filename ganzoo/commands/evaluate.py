@@ -25,29 +25,26 @@ def register(subparsers):
 
 
 def _resolve(model, dataset, hub):
-    """Returns (generator, dataset, name, preset_name_or_None)."""
-    if os.path.isdir(model):
-        run_dir, model = model, os.path.join(model, "generator.keras")
-    else:
-        run_dir = os.path.dirname(model)
-    if model.endswith(".keras"):
-        if not os.path.exists(model):
-            raise FileNotFoundError(f"Expected a generator .keras file. Received: {model!r}, which does not exist")
-        import keras
+    """Returns (generator, dataset, name, preset_name_or_None).
 
-        generator = keras.saving.load_model(model, safe_mode=True, compile=False)
-        config_file = os.path.join(run_dir, "config.json")
+    A run folder or `.keras` file loads through the zoo's safe loader; its
+    dataset comes from --dataset or the run's config.json.
+    """
+    from ganzoo import zoo
+    from ganzoo.commands.train import load_generator
+
+    if os.path.isdir(model) or model.endswith(".keras"):
+        path = os.path.join(model, "generator.keras") if os.path.isdir(model) else model
+        generator = load_generator(path)
+        config_file = os.path.join(os.path.dirname(path), "config.json")
         if dataset is None and os.path.exists(config_file):
             with open(config_file) as f:
                 dataset = json.load(f)["recipe"]["dataset"]
         if dataset is None:
             raise ValueError(f"Expected --dataset for {model!r}: no config.json beside it names one.")
-        return generator, dataset, os.path.splitext(os.path.basename(model))[0], None
-    from ganzoo import zoo
-
-    config = zoo.load_config(model)
-    generator = zoo.load_generator(model, hub=hub) if hub else zoo.load_generator(model)
-    return generator, dataset or config["recipe"]["dataset"], model, model
+        return generator, dataset, os.path.splitext(os.path.basename(path))[0], None
+    config = zoo.load_config(model, hub)
+    return zoo.load_generator(model, hub), dataset or config["recipe"]["dataset"], model, model
 
 
 def run(args):
