@@ -281,10 +281,10 @@ def test_publish_writes_a_hub_that_loads_by_name(tmp_path):
 def test_write_quality_keeps_the_preset_valid(tmp_path, monkeypatch):
     shutil.copy(ZOO / "dcgan_digits.json", tmp_path)
     monkeypatch.setattr(hub_lib, "shipped_dir", lambda: tmp_path)
-    zoo.write_quality("dcgan_digits", {"fd": 1.5, "kid": 0.01})
-    assert zoo.load_config("dcgan_digits")["quality"] == {"fd": 1.5, "kid": 0.01}
+    zoo.write_quality("dcgan_digits", {"fd": 1.5, "kid": 0.25, "class_entropy": 0.9876})
+    assert zoo.load_config("dcgan_digits")["quality"] == {"fd": 1.5, "kid": 0.25, "class_entropy": 0.9876}
     code, out, _ = run_cli("list")
-    assert "1.50" in out and "0.0100" in out
+    assert "1.50" in out and "0.25" in out and "0.988" in out
 
 
 if __name__ == "__main__" and "--pin" in sys.argv:

@@ -70,9 +70,11 @@ def _row(name, hub):
         "x".join(map(str, shape)) if shape else "?",
         _cell(parameters, ","),
         _cell(_quality_value(quality, "fd"), ".2f"),
-        _cell(_quality_value(quality, "kid"), ".4f"),
+        _cell(_quality_value(quality, "kid"), ".2f"),
         _cell(_quality_value(quality, "precision"), ".2f"),
         _cell(_quality_value(quality, "recall"), ".2f"),
+        _cell(_quality_value(quality, "label_accuracy"), ".3f"),
+        _cell(_quality_value(quality, "class_entropy"), ".3f"),
     ]
 
 
@@ -91,7 +93,7 @@ def run_list(args):
     except ConnectionError as error:
         print(f"ganzoo list: warning: {error}; listing the shipped presets only", file=sys.stderr)
         names = zoo.list_presets(zoo.hub_lib.shipped_dir())
-    header = ["NAME", "VARIANT", "DATASET", "IMAGE", "G PARAMS", "FD", "KID", "PREC", "RECALL"]
+    header = ["NAME", "VARIANT", "DATASET", "IMAGE", "G PARAMS", "FD", "KID", "PREC", "RECALL", "LABEL ACC", "CLASS ENTROPY"]
     print(_table(header, [_row(name, args.hub) for name in names]))
     return 0
 
