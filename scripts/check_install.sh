@@ -38,7 +38,9 @@ assert package.is_relative_to(prefix), f"ganzoo imported from {package}, not fro
 assert shipped == package / "zoo_configs", f"presets resolved to {shipped}"
 files = sorted(p.name for p in shipped.iterdir())
 assert len([f for f in files if f.endswith(".json")]) >= 8 and len([f for f in files if f.endswith(".keras")]) >= 8, files
-print(f"installed: {package}; {len(files)} zoo files")
+weights = sorted(p.name for p in (package / "metrics" / "weights").iterdir())
+assert {"classifiers.json", "digits.weights.h5", "fashion_mnist.weights.h5"} <= set(weights), weights
+print(f"installed: {package}; {len(files)} zoo files; classifier weights {weights}")
 PY
 "$work/venv/bin/ganzoo" list
 "$work/venv/bin/ganzoo" generate dcgan_fashion_mnist -n 16 -o "$work/g.png"
