@@ -135,7 +135,11 @@ def main(argv=None):
             start = time.perf_counter()
             run["gan"].fit(run["data"], steps_per_epoch=args.steps, epochs=1, verbose=0)
             run["rates"].append(args.steps * run["images"] / (time.perf_counter() - start))
-        print(f"round {round_ + 1}/{args.rounds} done", file=sys.stderr)
+        print(
+            f"round {round_ + 1}/{args.rounds}: "
+            + ", ".join(f"{'/'.join(map(str, c))} {runs[c]['rates'][-1]:.0f}" for c in configs),
+            file=sys.stderr,
+        )
 
     print(
         f"\nDCGAN-family networks at {image_shape}, batch {args.batch_size}, latent {args.latent_dim}, "

@@ -199,3 +199,25 @@ def table_noise(monkeypatch, size=1 << 16):
 
     monkeypatch.setattr(keras.random, "normal", draw("normal"))
     monkeypatch.setattr(keras.random, "uniform", draw("uniform"))
+
+
+def realistic_weights(generator, seed=0):
+    """Gives a DCGAN generator weights of a trained scale, so that its outputs fill [-1, 1].
+
+    Kernels are He-normal over their true fan-in (a stride-2, 4x4 transposed
+    convolution sums 2x2 taps per output pixel), BatchNorm statistics and
+    affine terms are non-trivial.
+    """
+    rng = np.random.default_rng(seed)
+    for layer in generator.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            n = layer.gamma.shape[0]
+            # gamma, beta, moving_mean, moving_variance
+            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.2, n), rng.normal(0, 0.2, n),
+                               rng.uniform(0.5, 2.0, n)])
+        elif isinstance(layer, (layers.Dense, layers.Conv2DTranspose)):
+            kernel, *bias = layer.get_weights()
+            fan_in = kernel.shape[0] if kernel.ndim == 2 else 4 * kernel.shape[-1]
+            kernel = rng.normal(0, np.sqrt(2 / fan_in), kernel.shape)
+            layer.set_weights([kernel, *(rng.normal(0, 0.1, b.shape) for b in bias)])
+    return generator

@@ -32,6 +32,7 @@ from export.verification import (  # noqa: E402
     to_uint8,
 )
 from ganzoo.models import dcgan_generator  # noqa: E402
+from helpers import realistic_weights  # noqa: E402
 
 ZOO_CONFIGS = pathlib.Path(__file__).resolve().parent.parent / "zoo_configs"
 PRESETS = sorted(path.stem for path in ZOO_CONFIGS.glob("*.json"))
@@ -44,28 +45,6 @@ CONFIGS = {
     "uncond_32x32x3": ((32, 32, 3), 5, None, 4),
     "cond_32x32x3": ((32, 32, 3), 4, 4, 2),
 }
-
-
-def realistic_weights(generator, seed=0):
-    """Gives a DCGAN generator weights of a trained scale, so that its outputs fill [-1, 1].
-
-    Kernels are He-normal over their true fan-in (a stride-2, 4x4 transposed
-    convolution sums 2x2 taps per output pixel), BatchNorm statistics and
-    affine terms are non-trivial.
-    """
-    rng = np.random.default_rng(seed)
-    for layer in generator.layers:
-        if isinstance(layer, layers.BatchNormalization):
-            n = layer.gamma.shape[0]
-            # gamma, beta, moving_mean, moving_variance
-            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.2, n), rng.normal(0, 0.2, n),
-                               rng.uniform(0.5, 2.0, n)])
-        elif isinstance(layer, (layers.Dense, layers.Conv2DTranspose)):
-            kernel, *bias = layer.get_weights()
-            fan_in = kernel.shape[0] if kernel.ndim == 2 else 4 * kernel.shape[-1]
-            kernel = rng.normal(0, np.sqrt(2 / fan_in), kernel.shape)
-            layer.set_weights([kernel, *(rng.normal(0, 0.1, b.shape) for b in bias)])
-    return generator
 
 
 def build(config_id, seed=0):

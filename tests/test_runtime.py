@@ -14,32 +14,16 @@ import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 import pytest  # noqa: E402
-from keras import layers  # noqa: E402
 
 import export  # noqa: E402
 from export.runtime import OnnxGenerator, physical_cores  # noqa: E402
 from ganzoo.models import dcgan_generator  # noqa: E402
 from ganzoo.sampling import generate_images  # noqa: E402
+from helpers import realistic_weights  # noqa: E402
 
 LATENT_DIM = 6
 NUM_CLASSES = 3
 CLASS_NAMES = ["cat", "dog", "bird"]
-
-
-def realistic_weights(generator, seed=0):
-    """Weights of a trained scale, so that images fill [-1, 1] (as in test_export)."""
-    rng = np.random.default_rng(seed)
-    for layer in generator.layers:
-        if isinstance(layer, layers.BatchNormalization):
-            n = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.2, n), rng.normal(0, 0.2, n),
-                               rng.uniform(0.5, 2.0, n)])
-        elif isinstance(layer, (layers.Dense, layers.Conv2DTranspose)):
-            kernel, *bias = layer.get_weights()
-            fan_in = kernel.shape[0] if kernel.ndim == 2 else 4 * kernel.shape[-1]
-            kernel = rng.normal(0, np.sqrt(2 / fan_in), kernel.shape)
-            layer.set_weights([kernel, *(rng.normal(0, 0.1, b.shape) for b in bias)])
-    return generator
 
 
 @pytest.fixture(scope="module")
