@@ -38,13 +38,16 @@ def _figures(real_features, fake_features, fake_probabilities, num_classes, requ
     return figures
 
 
-def _real_test_features(dataset, extractor, verbose):
-    images, labels = data.load_arrays(dataset, split="test")
-    features, probabilities = extractor(images, verbose=verbose)
-    return features, labels, probabilities
+def real_test_features(dataset, extractor, verbose=True):
+    """Embeds `dataset`'s test split; pass the result to both evaluations to embed it once."""
+    images, _ = data.load_arrays(dataset, split="test")
+    features, _ = extractor(images, verbose=verbose)
+    return features
 
 
-def evaluate_generator(generator, dataset, *, n=DEFAULT_SAMPLES, seed=0, verbose=True, extractor=None):
+def evaluate_generator(
+    generator, dataset, *, n=DEFAULT_SAMPLES, seed=0, verbose=True, extractor=None, real_features=None
+):
     """Measures a generator against `dataset`'s test split.
 
     Conditional generators are asked for a balanced set of labels
@@ -60,6 +63,8 @@ def evaluate_generator(generator, dataset, *, n=DEFAULT_SAMPLES, seed=0, verbose
         verbose: show progress bars while generating and embedding.
         extractor: a `ganzoo.metrics.FeatureExtractor`; defaults to the
             dataset's domain classifier.
+        real_features: the test split's features from `real_test_features`
+            with the same extractor; computed when None.
 
     Returns:
         A dict: `fd`, `kid`, `kid_std`, `precision`, `recall`,
@@ -79,7 +84,8 @@ def evaluate_generator(generator, dataset, *, n=DEFAULT_SAMPLES, seed=0, verbose
             f"Received: a generator of shape {spec['image_shape']}"
         )
     extractor = extractor or metrics.classifier_feature_extractor(dataset)
-    real_features, _, _ = _real_test_features(dataset, extractor, verbose)
+    if real_features is None:
+        real_features = real_test_features(dataset, extractor, verbose)
 
     num_classes = len(data.class_names(dataset))
     labels = None if spec["num_classes"] is None else (np.arange(n) % spec["num_classes"]).astype("int32")
@@ -91,7 +97,7 @@ def evaluate_generator(generator, dataset, *, n=DEFAULT_SAMPLES, seed=0, verbose
     return {**figures, "n_fake": n, "n_real": int(len(real_features)), "seed": seed}
 
 
-def real_baseline(dataset, *, n=DEFAULT_SAMPLES, seed=0, verbose=True, extractor=None):
+def real_baseline(dataset, *, n=DEFAULT_SAMPLES, seed=0, verbose=True, extractor=None, real_features=None):
     """The same figures with `n` real train images in place of generated ones.
 
     `label_accuracy` here is the classifier's accuracy on those train images
@@ -99,7 +105,8 @@ def real_baseline(dataset, *, n=DEFAULT_SAMPLES, seed=0, verbose=True, extractor
     reach.
     """
     extractor = extractor or metrics.classifier_feature_extractor(dataset)
-    real_features, _, _ = _real_test_features(dataset, extractor, verbose)
+    if real_features is None:
+        real_features = real_test_features(dataset, extractor, verbose)
     images, labels = data.load_arrays(dataset, split="train")
     pick = np.random.default_rng(seed).permutation(len(images))[:n]
     features, probabilities = extractor(images[pick], verbose=verbose)

@@ -9,7 +9,7 @@ from keras.src.saving import serialization_lib
 from ganzoo import gradients
 from ganzoo.losses import get_loss, gradient_penalty_from_gradients
 from ganzoo.models.dcgan import describe_generator
-from ganzoo.optimizer import GANOptimizer
+from ganzoo.optimizer import GANOptimizer, check_pair
 from ganzoo.sampling import generate_images
 
 _BCE_LOSSES = ("non_saturating", "minimax")
@@ -178,13 +178,13 @@ class GAN(keras.Model):
                     f"Expected no {key!r} argument: GAN.compile takes d_optimizer and g_optimizer, and the "
                     f"adversarial loss is set in the constructor. Received: {key}={kwargs[key]!r}"
                 )
-        pair = GANOptimizer(d_optimizer, g_optimizer)  # validates types and distinctness
+        check_pair(d_optimizer, g_optimizer)  # before wrapping, so errors name the user's objects
         if self.dtype_policy.name == "mixed_float16":
             d_optimizer, g_optimizer = (
                 opt if isinstance(opt, keras.optimizers.LossScaleOptimizer) else keras.optimizers.LossScaleOptimizer(opt)
                 for opt in (d_optimizer, g_optimizer)
             )
-            pair = GANOptimizer(d_optimizer, g_optimizer)
+        pair = GANOptimizer(d_optimizer, g_optimizer)
         pair.build_for(self.discriminator.trainable_variables, self.generator.trainable_variables)
         super().compile(optimizer=pair, auto_scale_loss=False, **kwargs)
         self._compile_config = serialization_lib.SerializableDict(

@@ -32,15 +32,7 @@ class GANOptimizer(keras.optimizers.Optimizer):
     """
 
     def __init__(self, d_optimizer, g_optimizer, name="gan_optimizer", **kwargs):
-        for arg, opt in (("d_optimizer", d_optimizer), ("g_optimizer", g_optimizer)):
-            if not isinstance(opt, keras.optimizers.Optimizer):
-                raise TypeError(f"Expected {arg} to be a keras.optimizers.Optimizer instance. Received: {arg}={opt!r}")
-        if _inner(d_optimizer) is _inner(g_optimizer):
-            raise ValueError(
-                "Expected two different optimizer instances for the discriminator and the generator. "
-                "Received the same instance for d_optimizer and g_optimizer; create one per network, "
-                "e.g. keras.optimizers.Adam(2e-4, beta_1=0.5) twice."
-            )
+        check_pair(d_optimizer, g_optimizer)
         kwargs.pop("learning_rate", None)
         super().__init__(learning_rate=0.0, name=name, **kwargs)
         self.d_optimizer = d_optimizer
@@ -92,6 +84,19 @@ class GANOptimizer(keras.optimizers.Optimizer):
         for key in ("d_optimizer", "g_optimizer"):
             config[key] = serialization_lib.deserialize_keras_object(config[key], custom_objects=custom_objects)
         return cls(**config)
+
+
+def check_pair(d_optimizer, g_optimizer):
+    """Raises unless both are Keras optimizers and not one instance (or one wrapped inner optimizer)."""
+    for arg, opt in (("d_optimizer", d_optimizer), ("g_optimizer", g_optimizer)):
+        if not isinstance(opt, keras.optimizers.Optimizer):
+            raise TypeError(f"Expected {arg} to be a keras.optimizers.Optimizer instance. Received: {arg}={opt!r}")
+    if _inner(d_optimizer) is _inner(g_optimizer):
+        raise ValueError(
+            "Expected two different optimizer instances for the discriminator and the generator. "
+            "Received the same instance for d_optimizer and g_optimizer; create one per network, "
+            "e.g. keras.optimizers.Adam(2e-4, beta_1=0.5) twice."
+        )
 
 
 def _inner(optimizer):

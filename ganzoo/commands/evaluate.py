@@ -48,14 +48,16 @@ def _resolve(model, dataset, hub):
 
 
 def run(args):
-    from ganzoo.evaluate import evaluate_generator, format_table, real_baseline
+    from ganzoo.evaluate import evaluate_generator, format_table, real_baseline, real_test_features
     from ganzoo.metrics import classifier_feature_extractor
 
     generator, dataset, name, preset = _resolve(args.model, args.dataset, args.hub)
     extractor = classifier_feature_extractor(dataset)
-    rows = {name: evaluate_generator(generator, dataset, n=args.n, seed=args.seed, extractor=extractor)}
+    real = real_test_features(dataset, extractor)  # embedded once, shared by both rows
+    common = dict(n=args.n, seed=args.seed, extractor=extractor, real_features=real)
+    rows = {name: evaluate_generator(generator, dataset, **common)}
     if not args.no_baseline:
-        rows[f"real data (train vs test, {dataset})"] = real_baseline(dataset, n=args.n, seed=args.seed, extractor=extractor)
+        rows[f"real data (train vs test, {dataset})"] = real_baseline(dataset, **common)
     print()
     print(format_table(rows))
     result = {"model": args.model, "dataset": dataset, "figures": rows[name]}
