@@ -19,7 +19,7 @@ from export import graph_edits
 from export import metadata as metadata_lib
 from export import verification
 from export.precision import float32_copy
-from ganzoo.models.dcgan import describe_generator
+from ganzoo.networks import describe_generator
 
 # tf2onnx 1.17 converts up to opset 18; Round and Clip(min, max) need 11.
 MIN_OPSET, MAX_OPSET = 11, 18

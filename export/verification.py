@@ -6,7 +6,7 @@ from onnx import TensorProto
 
 from export import graph_edits
 from export.precision import float32_copy
-from ganzoo.models.dcgan import describe_generator
+from ganzoo.networks import describe_generator
 
 # Float32 parity between Keras and onnxruntime is about 6e-7 (PITFALLS).
 FLOAT32_ATOL = 1e-5

@@ -17,7 +17,7 @@ _EXPORTS = {
     "data": "ganzoo.data",
     "list_presets": "ganzoo.zoo",
     "load_generator": "ganzoo.zoo",
-    "describe_generator": "ganzoo.models",
+    "describe_generator": "ganzoo.networks",
     "metrics": "ganzoo.metrics",
     "callbacks": "ganzoo.callbacks",
     "train": "ganzoo.train",

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 
 from ganzoo.images import save_grid
-from ganzoo.models.dcgan import describe_generator
+from ganzoo.networks import describe_generator
 from ganzoo.sampling import generate_images
 
 # Column and plot order of the standard metrics; other keys follow, sorted.

@@ -11,7 +11,7 @@ splits, so every number has a scale.
 import numpy as np
 
 from ganzoo import data, metrics
-from ganzoo.models.dcgan import describe_generator
+from ganzoo.networks import describe_generator
 from ganzoo.sampling import generate_images
 
 DEFAULT_SAMPLES = 10_000

@@ -1,14 +1,15 @@
 """`GAN`: a keras.Model whose train_step alternates discriminator and generator updates."""
 
 import copy
+import math
 
 import keras
 from keras import ops
 from keras.src.saving import serialization_lib
 
-from ganzoo import gradients
+from ganzoo import gradients, inputs
 from ganzoo.losses import get_loss, gradient_penalty_from_gradients
-from ganzoo.models.dcgan import describe_generator
+from ganzoo.networks import check_discriminator, describe_generator
 from ganzoo.optimizer import GANOptimizer, check_pair
 from ganzoo.sampling import generate_images
 
@@ -31,8 +32,10 @@ class GAN(keras.Model):
     discriminator_steps=k)` delivers exactly that.
 
     Args:
-        generator: a ganzoo generator, inputs `z` (and `label`).
-        discriminator: a model mapping images (and labels) to one logit.
+        generator: any functional model with inputs `z` (and an integer
+            `label`) and one image output, built by ganzoo or not.
+        discriminator: any model mapping images (and labels) to one logit
+            per sample, output `(batch, 1)`.
         latent_dim: size of z; must match the generator.
         loss: one of `ganzoo.losses.LOSSES`: `"non_saturating"` (DCGAN),
             `"least_squares"` (LSGAN), `"wasserstein"` (WGAN-GP),
@@ -43,7 +46,9 @@ class GAN(keras.Model):
             paper); 0 disables it.
         label_smoothing: one-sided smoothing: the real target becomes
             `1 - label_smoothing`, the fake target stays 0.
-        num_classes: class count of a conditional GAN, or None.
+        num_classes: class count of a conditional GAN, or None. It must
+            agree with the networks' label encoder where one can be read
+            (`CategoryEncoding`, `Embedding`).
         seed: seed of the training noise (and penalty interpolation). The
             stream differs with `jit_compile=True`: TensorFlow's stateless
             RNG draws other numbers under XLA for the same seed.
@@ -74,34 +79,23 @@ class GAN(keras.Model):
     ):
         super().__init__(**kwargs)
         adversarial = get_loss(loss)
-        spec = describe_generator(generator)
+        spec = describe_generator(generator, num_classes)
         if spec["latent_dim"] != latent_dim:
             raise ValueError(
                 f"Expected latent_dim to match the generator's z input ({spec['latent_dim']}). "
                 f"Received: latent_dim={latent_dim!r}"
             )
-        if spec["num_classes"] != num_classes:
-            raise ValueError(
-                f"Expected num_classes to match the generator ({spec['num_classes']}). "
-                f"Received: num_classes={num_classes!r}"
-            )
-        if not isinstance(discriminator, keras.Model):
-            raise TypeError(f"Expected discriminator to be a keras.Model. Received: discriminator={discriminator!r}")
-        if len(discriminator.inputs or []) != (1 if num_classes is None else 2):
-            raise ValueError(
-                "Expected a discriminator with inputs (image, label) for a conditional GAN and (image) otherwise. "
-                f"Received: a discriminator with {len(discriminator.inputs or [])} inputs and num_classes={num_classes!r}"
-            )
-        if tuple(discriminator.inputs[0].shape[1:]) != spec["image_shape"]:
-            raise ValueError(
-                f"Expected the discriminator's image input to have the generator's output shape {spec['image_shape']}. "
-                f"Received: discriminator input shape {tuple(discriminator.inputs[0].shape[1:])}"
-            )
+        check_discriminator(discriminator, spec["image_shape"], num_classes)
         if not isinstance(discriminator_steps, int) or isinstance(discriminator_steps, bool) or discriminator_steps < 1:
             raise ValueError(f"Expected discriminator_steps to be an int >= 1. Received: discriminator_steps={discriminator_steps!r}")
-        if not isinstance(gradient_penalty_weight, (int, float)) or gradient_penalty_weight < 0:
+        if (
+            not isinstance(gradient_penalty_weight, (int, float))
+            or isinstance(gradient_penalty_weight, bool)
+            or not math.isfinite(gradient_penalty_weight)
+            or gradient_penalty_weight < 0
+        ):
             raise ValueError(
-                f"Expected gradient_penalty_weight to be a float >= 0. Received: gradient_penalty_weight={gradient_penalty_weight!r}"
+                f"Expected gradient_penalty_weight to be a finite float >= 0. Received: gradient_penalty_weight={gradient_penalty_weight!r}"
             )
         if gradient_penalty_weight > 0 and any(isinstance(l, keras.layers.BatchNormalization) for l in discriminator.layers):
             raise ValueError(
@@ -156,9 +150,20 @@ class GAN(keras.Model):
     def compile(self, d_optimizer, g_optimizer, **kwargs):
         """Configures the two optimizers; the rest goes to `keras.Model.compile`.
 
-        Under the `mixed_float16` policy each optimizer is wrapped in its own
+        When a network computes in float16 (the `mixed_float16` policy, or
+        layers built with a float16 dtype policy), each optimizer whose
+        gradients pass through float16 layers is wrapped in its own
         `keras.optimizers.LossScaleOptimizer`, so an overflow skips only the
-        update of the network it happened in.
+        update of the network it happened in. The choice is read off the
+        networks' layers, not the GAN wrapper's policy.
+
+        Learning rates: `gan.d_optimizer.learning_rate` and
+        `gan.g_optimizer.learning_rate` are the two real rates. Keras'
+        `LearningRateScheduler` and `ReduceLROnPlateau` set
+        `model.optimizer.learning_rate`: that sets both rates while they are
+        equal, and raises a clear error when they differ (two-timescale
+        training). For a per-network schedule, give each optimizer a
+        `keras.optimizers.schedules.LearningRateSchedule`.
 
         Args:
             d_optimizer: optimizer for the discriminator.
@@ -179,11 +184,13 @@ class GAN(keras.Model):
                     f"adversarial loss is set in the constructor. Received: {key}={kwargs[key]!r}"
                 )
         check_pair(d_optimizer, g_optimizer)  # before wrapping, so errors name the user's objects
-        if self.dtype_policy.name == "mixed_float16":
-            d_optimizer, g_optimizer = (
-                opt if isinstance(opt, keras.optimizers.LossScaleOptimizer) else keras.optimizers.LossScaleOptimizer(opt)
-                for opt in (d_optimizer, g_optimizer)
-            )
+        d_half = _computes_in_float16(self.discriminator)
+        # G's gradient flows through D as well as G.
+        for half, name in ((d_half, "d"), (d_half or _computes_in_float16(self.generator), "g")):
+            opt = d_optimizer if name == "d" else g_optimizer
+            if half and not isinstance(opt, keras.optimizers.LossScaleOptimizer):
+                opt = keras.optimizers.LossScaleOptimizer(opt)
+            d_optimizer, g_optimizer = (opt, g_optimizer) if name == "d" else (d_optimizer, opt)
         pair = GANOptimizer(d_optimizer, g_optimizer)
         pair.build_for(self.discriminator.trainable_variables, self.generator.trainable_variables)
         super().compile(optimizer=pair, auto_scale_loss=False, **kwargs)
@@ -224,27 +231,34 @@ class GAN(keras.Model):
         images, labels = (data, None) if not isinstance(data, (tuple, list)) else (tuple(data) + (None,))[:2]
         if isinstance(images, (tuple, list)):  # fit(x=(images, labels)) arrives nested
             images, labels = (tuple(images) + (None,))[:2]
-        if tuple(images.shape[1:]) != self.image_shape:
-            raise ValueError(
-                f"Expected image batches of shape (batch, {', '.join(map(str, self.image_shape))}) to fit the "
-                f"discriminator. Received: images of shape {tuple(images.shape)}"
-            )
-        if self.num_classes is None and labels is not None:
-            raise ValueError("Expected image batches without labels for an unconditional GAN (num_classes=None). Received: (images, labels)")
-        if self.num_classes is not None:
-            if labels is None:
-                raise ValueError(
-                    f"Expected (images, labels) batches for a conditional GAN with num_classes={self.num_classes}. "
-                    "Received: images only. Use ganzoo.data.load(..., with_labels=True)."
-                )
+        inputs.check_batch_structure(images, labels, self.image_shape, self.num_classes)
+        if labels is not None:
             labels = gradients.check_labels(ops.reshape(ops.cast(labels, "int32"), (-1,)), self.num_classes)
-        batch = images.shape[0]
-        if batch is not None and batch % self.discriminator_steps:
-            raise ValueError(
-                f"Expected a batch size divisible by discriminator_steps={self.discriminator_steps} (each critic step "
-                f"gets its own real batch). Received: batch of {batch}. Use ganzoo.data.load(..., discriminator_steps=k)."
-            )
         return ops.cast(images, "float32"), labels
+
+    def _critic_batches(self, images, labels):
+        """Splits one element into `discriminator_steps` real batches, `(images, labels)` each.
+
+        With B images and k steps each batch has ceil(B / k) images. When k
+        divides B these are k disjoint slices. Otherwise (a ragged last batch,
+        or a batch size that k does not divide) the last slice wraps around to
+        the first images, so that no image is dropped and no batch is empty,
+        even when B < k.
+        """
+        k = self.discriminator_steps
+        total = ops.shape(images)[0]
+        size = (total + k - 1) // k
+        static = isinstance(total, int)
+        batches = []
+        for step in range(k):
+            if static and total % k == 0:
+                index = slice(step * size, (step + 1) * size)
+                pick = lambda x: x[index]  # noqa: E731
+            else:
+                index = (ops.arange(size) + step * size) % total  # (size,)
+                pick = lambda x: ops.take(x, index, axis=0)  # noqa: E731
+            batches.append((pick(images), None if labels is None else pick(labels)))
+        return batches, size
 
     def _inputs(self, images, labels):
         return images if labels is None else [images, labels]
@@ -277,14 +291,18 @@ class GAN(keras.Model):
         fake_logits = self.discriminator(self._inputs(self.generator(self._inputs(z, labels), training=True), labels), training=True)
         return self._adversarial.generator_loss(fake_logits), None
 
-    def train_step(self, data):
+    def train_step(self, *args):
+        """One alternating update; on JAX, the stateless `train_step(state, data)` of the JAX trainer."""
+        if gradients.backend() == "jax":
+            state, data = args
+            return gradients.stateless_train_step(self, self._train_step, state, data)
+        return self._train_step(*args)
+
+    def _train_step(self, data):
         images, labels = self._unpack(data)
-        k = self.discriminator_steps
-        batch = ops.shape(images)[0] // k
+        batches, batch = self._critic_batches(images, labels)
         d_vars = self.discriminator.trainable_variables
-        for step in range(k):
-            real = images[step * batch : (step + 1) * batch]
-            step_labels = None if labels is None else labels[step * batch : (step + 1) * batch]
+        for real, step_labels in batches:
             d_loss, (d_real, d_fake, gp) = gradients.minimize(
                 self.d_optimizer, d_vars, lambda: self._d_loss(real, step_labels)
             )
@@ -296,6 +314,19 @@ class GAN(keras.Model):
         for name, tracker in self._trackers.items():
             tracker.update_state(values[name])
         return {name: tracker.result() for name, tracker in self._trackers.items()}
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """`keras.Model.fit`, with the real data checked where it enters.
+
+        Images must be float in [-1, 1] and labels integer class ids in
+        `[0, num_classes)`. Arrays are checked at once; `tf.data` datasets
+        and Python generators are checked batch by batch as they are read,
+        on the host, so a bad batch is an error on every backend and device
+        (XLA would drop an in-graph check).
+        """
+        x, y = inputs.checked_fit_data(x, y, self.image_shape, self.num_classes)
+        with gradients.state_kept_on_error(self):
+            return super().fit(x, y, *args, **kwargs)
 
     @classmethod
     def from_preset(cls, name, hub=None, **compile_kwargs):
@@ -325,3 +356,14 @@ class GAN(keras.Model):
     def generate(self, n, labels=None, seed=None, batch_size=256):
         """Generates `n` images in [-1, 1] (see `ganzoo.generate_images`)."""
         return generate_images(self.generator, n, labels=labels, seed=seed, batch_size=batch_size)
+
+
+def _computes_in_float16(model):
+    """True if any layer of `model` (nested models included) computes in float16."""
+    stack = [model]
+    while stack:
+        layer = stack.pop()
+        if layer is not model and getattr(layer, "compute_dtype", None) == "float16":
+            return True
+        stack.extend(getattr(layer, "layers", []))
+    return False

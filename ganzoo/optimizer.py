@@ -58,6 +58,50 @@ class GANOptimizer(keras.optimizers.Optimizer):
         # Own step counter first, then each member's state (slots, loss scale).
         return self._variables[:] + self.d_optimizer.variables + self.g_optimizer.variables
 
+    @property
+    def learning_rate(self):
+        """The common learning rate of both members; an error when they differ.
+
+        Keras' `LearningRateScheduler` and `ReduceLROnPlateau` read and set
+        `model.optimizer.learning_rate`. While both networks share one rate,
+        reading gives it and setting sets both. With two rates (two-timescale
+        training) or a `LearningRateSchedule` member there is no one rate to
+        change: set `d_optimizer.learning_rate` and `g_optimizer.learning_rate`
+        yourself, or give each optimizer a `keras.optimizers.schedules`
+        schedule.
+        """
+        rates = [self._member_rate(arg, opt) for arg, opt in (("d_optimizer", self.d_optimizer), ("g_optimizer", self.g_optimizer))]
+        if rates[0] != rates[1]:
+            raise ValueError(
+                "Expected d_optimizer and g_optimizer to share one learning rate for model.optimizer.learning_rate "
+                "(as LearningRateScheduler and ReduceLROnPlateau use it). Received: d_optimizer.learning_rate="
+                f"{rates[0]:g}, g_optimizer.learning_rate={rates[1]:g}. Schedule each network's rate through "
+                "gan.d_optimizer.learning_rate / gan.g_optimizer.learning_rate, or give each optimizer a "
+                "keras.optimizers.schedules.LearningRateSchedule."
+            )
+        return self.d_optimizer.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if not hasattr(self, "g_optimizer"):  # the base constructor sets its own dummy rate
+            return
+        for arg, opt in (("d_optimizer", self.d_optimizer), ("g_optimizer", self.g_optimizer)):
+            self._member_rate(arg, opt)
+        current = self.learning_rate  # raises if the two differ
+        del current
+        self.d_optimizer.learning_rate = value
+        self.g_optimizer.learning_rate = value
+
+    @staticmethod
+    def _member_rate(arg, optimizer):
+        inner = getattr(optimizer, "inner_optimizer", optimizer)
+        if isinstance(inner._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+            raise ValueError(
+                f"Expected {arg} to have a constant learning rate for model.optimizer.learning_rate. Received: {arg} "
+                f"with the schedule {inner._learning_rate!r}, which already sets its rate every step."
+            )
+        return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
     def apply(self, grads, trainable_variables=None):
         raise NotImplementedError(
             "GANOptimizer applies no gradients itself; use its d_optimizer and g_optimizer."

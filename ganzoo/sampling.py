@@ -1,8 +1,9 @@
 """Sampling from a generator: noise, label checks and batched generation."""
 
+import keras
 import numpy as np
 
-from ganzoo.models.dcgan import describe_generator
+from ganzoo.networks import describe_generator
 
 
 def sample_noise(n, latent_dim, seed=None):
@@ -77,5 +78,5 @@ def generate_images(generator, n, labels=None, seed=None, batch_size=256):
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         inputs = z[start:stop] if labels is None else [z[start:stop], labels[start:stop]]
-        outputs.append(np.asarray(generator(inputs, training=False), dtype="float32"))
+        outputs.append(np.asarray(keras.ops.convert_to_numpy(generator(inputs, training=False)), dtype="float32"))
     return np.concatenate(outputs, axis=0)

@@ -350,7 +350,7 @@ def publish(run_dir, name, hub_dir, *, description=None):
 
 _NO_PARAMETERS = {
     "InputLayer", "ReLU", "LeakyReLU", "Activation", "Reshape", "Flatten", "Concatenate", "Add", "Multiply",
-    "Dropout", "UpSampling2D", "ZeroPadding2D", "Cropping2D", "OneHot", "LabelMap", "Identity",
+    "Dropout", "UpSampling2D", "ZeroPadding2D", "Cropping2D", "OneHot", "LabelMap", "Identity", "CategoryEncoding",
     "GlobalAveragePooling2D", "AveragePooling2D", "MaxPooling2D",
 }
 

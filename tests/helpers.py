@@ -15,6 +15,7 @@ from keras import layers  # noqa: E402
 from ganzoo.gan import GAN  # noqa: E402
 from ganzoo.models import dcgan_discriminator, dcgan_generator  # noqa: E402
 
+BACKEND = keras.backend.backend()
 IMAGE_SHAPE = (16, 16, 1)
 LATENT_DIM = 8
 FILTERS = 8
@@ -102,9 +103,14 @@ def run_steps(gan, steps=1, data=None, seed=0, batch=BATCH):
     return history.history
 
 
+def tensor(x):
+    """A backend tensor of `x` (a NumPy array)."""
+    return keras.ops.convert_to_tensor(x)
+
+
 def weights(variables):
     """NumPy copies of `variables` (a snapshot)."""
-    return [np.array(v.numpy()) for v in variables]
+    return [np.array(keras.ops.convert_to_numpy(v)) for v in variables]
 
 
 def assert_weights_equal(before, variables):
@@ -134,7 +140,12 @@ class Spy(layers.Layer):
         self.seen = []
 
     def call(self, x):
-        self.seen.append(keras.ops.convert_to_numpy(x).copy())
+        if keras.backend.backend() == "jax":  # values inside jax.grad traces arrive through a callback
+            import jax
+
+            jax.debug.callback(lambda value: self.seen.append(np.array(value)), x, ordered=True)
+            return x
+        self.seen.append(np.array(keras.ops.convert_to_numpy(keras.ops.stop_gradient(x))))
         return x
 
     def compute_output_shape(self, input_shape):
@@ -158,12 +169,12 @@ def spy_critic(num_classes=None, image_shape=IMAGE_SHAPE):
     inputs = [image]
     x = Spy(name="image_spy")(image)
     if num_classes is not None:
-        from ganzoo.models import LabelMap
+        from ganzoo.models import label_channels
 
         label = keras.Input((), dtype="int32", name="label")
         inputs.append(label)
         seen_label = Spy(name="label_spy")(label)
-        x = layers.Concatenate()([x, LabelMap(num_classes, image_shape[0], image_shape[1])(seen_label)])
+        x = layers.Concatenate()([x, label_channels(seen_label, num_classes, image_shape)])
     x = layers.Conv2D(4, 3, strides=2, padding="same", activation="tanh", name="conv")(x)
     x = layers.Flatten()(x)
     logit = layers.Dense(1, dtype="float32", name="logit")(x)
@@ -180,7 +191,7 @@ def table_noise(monkeypatch, size=1 << 16):
     must draw the same noise: a gather from a constant table compiles to the same values
     everywhere. Each draw advances the generator exactly as `keras.random` does.
     """
-    import tensorflow as tf
+    from keras import ops
 
     rng = np.random.default_rng(1234)
     tables = {"normal": rng.standard_normal(size).astype("float32"), "uniform": rng.uniform(0, 1, size).astype("float32")}
@@ -190,10 +201,10 @@ def table_noise(monkeypatch, size=1 << 16):
             if args or kwargs.get("mean", 0.0) != 0.0 or kwargs.get("stddev", 1.0) != 1.0:
                 raise NotImplementedError("table_noise draws standard noise only")
             n = int(np.prod(shape))
-            counter = tf.cast(seed.next()[1], "int32")
+            counter = ops.cast(seed.next()[1], "int32")
             start = (counter * 7919) % (size - n)  # a different window per draw
-            values = tf.slice(tf.constant(tables[kind]), [start], [n])
-            return tf.cast(tf.reshape(values, shape), dtype or "float32")
+            values = ops.take(ops.convert_to_tensor(tables[kind]), start + ops.arange(n, dtype="int32"))
+            return ops.cast(ops.reshape(values, shape), dtype or "float32")
 
         return fn
 
@@ -221,3 +232,48 @@ def realistic_weights(generator, seed=0):
             kernel = rng.normal(0, np.sqrt(2 / fan_in), kernel.shape)
             layer.set_weights([kernel, *(rng.normal(0, 0.1, b.shape) for b in bias)])
     return generator
+
+
+def _conv_same(h, kernel, bias, stride):
+    """float64 NumPy Conv2D with padding="same" (TensorFlow's split: the extra pad goes after)."""
+    n, height, width, _ = h.shape
+    kh, kw, _, _ = kernel.shape
+    out_h, out_w = -(-height // stride), -(-width // stride)
+    pad_h = max((out_h - 1) * stride + kh - height, 0)
+    pad_w = max((out_w - 1) * stride + kw - width, 0)
+    padded = np.pad(h, ((0, 0), (pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0)))
+    out = np.zeros((n, out_h, out_w, kernel.shape[-1]))
+    for i in range(kh):
+        for j in range(kw):
+            patch = padded[:, i : i + stride * out_h : stride, j : j + stride * out_w : stride, :]  # (n, out_h, out_w, C)
+            out += patch @ kernel[i, j].astype("float64")
+    return out + bias.astype("float64")
+
+
+def numpy_forward(model, x):
+    """The float64 NumPy forward pass of a plain Conv2D/Flatten/Dense model (tanh or linear activations).
+
+    An independent reference for finite differences on every backend (JAX computes in float32
+    unless x64 is switched on, so a Keras float64 copy would not be float64 there).
+    """
+    h = np.asarray(x, "float64")
+    for layer in model.layers:
+        if isinstance(layer, layers.InputLayer) or type(layer).__name__ == "Spy":
+            continue
+        if isinstance(layer, layers.Conv2D):
+            kernel, bias = layer.get_weights()
+            h = _conv_same(h, kernel, bias, layer.strides[0])
+        elif isinstance(layer, layers.Flatten):
+            h = h.reshape(len(h), -1)
+        elif isinstance(layer, layers.Dense):
+            kernel, bias = layer.get_weights()
+            h = h @ kernel.astype("float64") + bias.astype("float64")
+        else:
+            raise TypeError(f"numpy_forward does not know {type(layer).__name__}")
+        activation = getattr(layer, "activation", None)
+        name = getattr(activation, "__name__", "linear")
+        if name == "tanh":
+            h = np.tanh(h)
+        elif name != "linear":
+            raise TypeError(f"numpy_forward does not know the activation {name}")
+    return h

@@ -12,6 +12,9 @@ from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors  # noqa: E4
 from ganzoo import data  # noqa: E402
 from ganzoo.gan import GAN  # noqa: E402
 from ganzoo.models import dcgan_discriminator, dcgan_generator  # noqa: E402
+from own_networks import embedding_discriminator, embedding_generator  # noqa: E402
+
+pytestmark = pytest.mark.backends
 
 EPOCHS = 12  # 12 x 44 steps of 32 images; ~20 s on two busy cores
 MIN_ACCURACY = 0.70  # measured 0.86-0.93 over seeds 0-3 after 12 epochs; untrained: 0.10
@@ -20,7 +23,7 @@ MAX_DISTANCE_RATIO = 2.0  # measured 1.5-1.7; untrained generator 3.5, uniform n
 SAMPLES_PER_CLASS = 50
 
 
-def train_and_score(seed):
+def train_and_score(seed, networks="ganzoo"):
     """Trains a small cGAN on scikit-learn's digits (16x16, [-1, 1]) and scores 50 samples per
     class with a 1-nearest-neighbour classifier fitted on the real training digits.
 
@@ -39,8 +42,12 @@ def train_and_score(seed):
     real_distance = nearest.kneighbors(flat_test)[0].mean()
 
     keras.utils.set_random_seed(seed)
-    generator = dcgan_generator((16, 16, 1), 16, num_classes=10, filters=16)
-    discriminator = dcgan_discriminator((16, 16, 1), num_classes=10, filters=16)
+    if networks == "ganzoo":
+        generator = dcgan_generator((16, 16, 1), 16, num_classes=10, filters=16)
+        discriminator = dcgan_discriminator((16, 16, 1), num_classes=10, filters=16)
+    else:  # a user's own, Keras-example style: an Embedding for the label
+        generator = embedding_generator(16, 10, width=32)
+        discriminator = embedding_discriminator(10, width=32)
     gan = GAN(generator, discriminator, latent_dim=16, num_classes=10, seed=seed)
     gan.compile(keras.optimizers.Adam(1e-3, beta_1=0.5), keras.optimizers.Adam(1e-3, beta_1=0.5))
     requested = np.repeat(np.arange(10), SAMPLES_PER_CLASS)
@@ -63,12 +70,13 @@ def train_and_score(seed):
 
 
 @pytest.mark.slow
-def test_conditional_gan_learns_the_requested_digits():
+@pytest.mark.parametrize("networks", ["ganzoo", "embedding"])
+def test_conditional_gan_learns_the_requested_digits(networks):
     """After 12 epochs, >= 70% of the conditional samples are recognised as the digit they
     were generated for by a 1-NN classifier fitted on the real digits (98.6% on the real test
     split), up from chance (~10%) before training, and >= 40% of every class; and the samples lie about as close to real
     training digits as real test digits do (distance ratio <= 2)."""
-    score = train_and_score(seed=0)
+    score = train_and_score(seed=0, networks=networks)
     assert score["classifier_accuracy"] >= 0.95, score
     assert score["accuracy_before"] <= 0.25, score  # the criterion can fail
     assert score["accuracy"] >= MIN_ACCURACY, score

@@ -7,8 +7,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
 from helpers import (  # noqa: E402
     BATCH,
     VARIANTS,
@@ -19,9 +17,19 @@ from helpers import (  # noqa: E402
     random_images,
     random_labels,
     run_steps,
+    tensor,
+    tiny_discriminator,
+    tiny_generator,
     weights,
     weights_changed,
 )
+
+
+pytestmark = pytest.mark.backends
+
+
+def _dtype(x):
+    return keras.backend.standardize_dtype(x.dtype)
 
 
 @pytest.fixture
@@ -33,8 +41,8 @@ def policy(request):
 
 
 def _real_batch(gan, n=BATCH):
-    images = tf.constant(random_images(n))
-    labels = None if gan.num_classes is None else tf.constant(random_labels(n, 0, gan.num_classes))
+    images = tensor(random_images(n))
+    labels = None if gan.num_classes is None else tensor(random_labels(n, 0, gan.num_classes))
     return images, labels
 
 
@@ -66,11 +74,11 @@ def test_logits_losses_and_penalty_are_float32(variant, policy):
     gan = compiled_gan(variant)
     images, labels = _real_batch(gan)
     inputs = images if labels is None else [images, labels]
-    assert gan.discriminator(inputs, training=True).dtype == "float32"
+    assert _dtype(gan.discriminator(inputs, training=True)) == "float32"
     d_loss, (d_real, d_fake, gp) = gan._d_loss(images, labels)
     g_loss, _ = gan._g_loss(BATCH, labels)
     for value in (d_loss, d_real, d_fake, gp, g_loss):
-        assert value.dtype == "float32"
+        assert _dtype(value) == "float32"
     # Inside, the networks really compute in float16.
     assert gan.discriminator.get_layer("down0").compute_dtype == "float16"
 
@@ -143,3 +151,35 @@ def test_mixed_float16_update_matches_float32(variant):
     assert d_error < 5e-2, d_error
     assert g_error < 2e-1, g_error
     assert 0.95 < np.linalg.norm(g16) / np.linalg.norm(g32) < 1.05
+
+
+def test_loss_scaling_follows_the_networks_policies_not_the_wrappers():
+    """Networks built under mixed_float16 inside a GAN built under float32 get loss scaling; a
+    float32 pair inside a GAN built under mixed_float16 gets none. A float16 discriminator
+    alone scales both (G's gradient flows through D too)."""
+    from ganzoo.gan import GAN
+    from helpers import LATENT_DIM
+
+    def pair(g_policy, d_policy):
+        keras.mixed_precision.set_global_policy(g_policy)
+        generator = tiny_generator()
+        keras.mixed_precision.set_global_policy(d_policy)
+        discriminator = tiny_discriminator()
+        keras.mixed_precision.set_global_policy("float32")
+        return generator, discriminator
+
+    def scaled(g_policy, d_policy, wrapper_policy):
+        generator, discriminator = pair(g_policy, d_policy)
+        keras.mixed_precision.set_global_policy(wrapper_policy)
+        try:
+            gan = GAN(generator, discriminator, latent_dim=LATENT_DIM)
+            gan.compile(adam(), adam())
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+        return tuple(isinstance(o, keras.optimizers.LossScaleOptimizer) for o in (gan.d_optimizer, gan.g_optimizer))
+
+    assert scaled("mixed_float16", "mixed_float16", "float32") == (True, True)
+    assert scaled("float32", "float32", "mixed_float16") == (False, False)
+    assert scaled("mixed_float16", "float32", "float32") == (False, True)
+    assert scaled("float32", "mixed_float16", "float32") == (True, True)
+    assert scaled("mixed_bfloat16", "mixed_bfloat16", "float32") == (False, False)

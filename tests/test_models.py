@@ -16,19 +16,25 @@ from ganzoo.models import (  # noqa: E402
     describe_generator,
     upsampling_plan,
 )
+pytestmark = pytest.mark.backends
+
+
+def _dtype(x):
+    return keras.backend.standardize_dtype(x.dtype)
+
 from helpers import LATENT_DIM, NUM_CLASSES, tiny_discriminator, tiny_generator  # noqa: E402
 
 
 def test_one_hot_matches_identity_rows():
     labels = np.array([0, 4, 2, 2, 1], "int32")
-    np.testing.assert_array_equal(OneHot(5)(labels).numpy(), np.eye(5)[labels])
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(OneHot(5)(labels)), np.eye(5)[labels])
 
 
 def test_label_map_is_one_channel_per_class():
     """label_map[b, h, w, c] == one_hot[b, c] at every pixel (not keras-io's band of rows)."""
     labels = np.array([3, 0, 1, 3], "int32")
     height, width, classes = 5, 7, 4  # non-square, so a transposed layout would fail
-    label_map = LabelMap(classes, height, width)(labels).numpy()
+    label_map = keras.ops.convert_to_numpy(LabelMap(classes, height, width)(labels))
     assert label_map.shape == (4, height, width, classes)
     one_hot = np.eye(classes)[labels]
     for b in range(4):
@@ -36,6 +42,21 @@ def test_label_map_is_one_channel_per_class():
             for w in range(width):
                 for c in range(classes):
                     assert label_map[b, h, w, c] == one_hot[b, c]
+
+
+def test_label_channels_are_one_channel_per_class():
+    """The Keras-layers-only label map of the conditional discriminator: out[b, h, w, c] == one_hot[b, c]."""
+    from ganzoo.models import label_channels
+
+    labels = np.array([3, 0, 1, 3], "int32")
+    height, width, classes = 5, 7, 4
+    label = keras.Input((), dtype="int32")
+    model = keras.Model(label, label_channels(label, classes, (height, width, 1)))
+    label_map = keras.ops.convert_to_numpy(model(labels))
+    assert label_map.shape == (4, height, width, classes)
+    expected = np.broadcast_to(np.eye(classes)[labels][:, None, None, :], label_map.shape)
+    np.testing.assert_array_equal(label_map, expected)
+    assert not any(type(layer).__module__.startswith("ganzoo") for layer in model.layers)
 
 
 @pytest.mark.parametrize("cls, args", [(OneHot, (1,)), (LabelMap, (1, 4, 4)), (LabelMap, (3, 0, 4)), (LabelMap, (3, 4, None))])
@@ -49,8 +70,8 @@ def test_generator_output_depends_on_label():
     keras.utils.set_random_seed(0)
     generator = tiny_generator(NUM_CLASSES)
     z = np.random.default_rng(0).standard_normal((4, LATENT_DIM)).astype("float32")
-    images = [generator([z, np.full((4,), c, "int32")], training=False).numpy() for c in range(NUM_CLASSES)]
-    again = generator([z, np.zeros((4,), "int32")], training=False).numpy()
+    images = [keras.ops.convert_to_numpy(generator([z, np.full((4,), c, "int32")], training=False)) for c in range(NUM_CLASSES)]
+    again = keras.ops.convert_to_numpy(generator([z, np.zeros((4,), "int32")], training=False))
     np.testing.assert_array_equal(again, images[0])
     for a in range(NUM_CLASSES):
         for b in range(a + 1, NUM_CLASSES):
@@ -63,8 +84,8 @@ def test_discriminator_output_depends_on_label():
     keras.utils.set_random_seed(0)
     discriminator = tiny_discriminator(NUM_CLASSES)
     images = np.random.default_rng(0).uniform(-1, 1, (4, 16, 16, 1)).astype("float32")
-    logits = [discriminator([images, np.full((4,), c, "int32")], training=False).numpy() for c in range(NUM_CLASSES)]
-    np.testing.assert_array_equal(discriminator([images, np.zeros((4,), "int32")], training=False).numpy(), logits[0])
+    logits = [keras.ops.convert_to_numpy(discriminator([images, np.full((4,), c, "int32")], training=False)) for c in range(NUM_CLASSES)]
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(discriminator([images, np.zeros((4,), "int32")], training=False)), logits[0])
     for a in range(NUM_CLASSES):
         for b in range(a + 1, NUM_CLASSES):
             assert np.all(np.abs(logits[a] - logits[b]) > 1e-7), (a, b)
@@ -75,7 +96,7 @@ def test_builders_produce_the_requested_shapes(image_shape, plan):
     assert upsampling_plan(image_shape) == plan
     generator = dcgan_generator(image_shape, 4, filters=4)
     discriminator = dcgan_discriminator(image_shape, filters=4)
-    images = generator(np.zeros((2, 4), "float32")).numpy()
+    images = keras.ops.convert_to_numpy(generator(np.zeros((2, 4), "float32")))
     assert images.shape == (2, *image_shape)
     assert np.all(np.abs(images) <= 1.0)  # tanh output
     assert discriminator(images).shape == (2, 1)
@@ -95,8 +116,8 @@ def test_output_layers_are_float32_under_mixed_precision():
         keras.mixed_precision.set_global_policy("float32")
     z = np.zeros((2, LATENT_DIM), "float32")
     images = generator(z)
-    assert images.dtype == "float32"
-    assert discriminator(images).dtype == "float32"
+    assert _dtype(images) == "float32"
+    assert _dtype(discriminator(images)) == "float32"
 
 
 BUILDERS = {
@@ -126,7 +147,7 @@ def test_builder_config_round_trip(name):
     assert clone.get_config() == model.get_config()
     clone.set_weights(model.get_weights())
     inputs = _inputs(model)
-    np.testing.assert_array_equal(clone(inputs, training=False).numpy(), model(inputs, training=False).numpy())
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(clone(inputs, training=False)), keras.ops.convert_to_numpy(model(inputs, training=False)))
 
 
 @pytest.mark.parametrize("layer", [OneHot(4, name="h"), LabelMap(4, 3, 5, name="m")])
@@ -134,7 +155,7 @@ def test_conditioning_layer_config_round_trip(layer):
     clone = type(layer).from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
     labels = np.array([0, 3, 1], "int32")
-    np.testing.assert_array_equal(clone(labels).numpy(), layer(labels).numpy())
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(clone(labels)), keras.ops.convert_to_numpy(layer(labels)))
 
 
 @pytest.mark.parametrize(

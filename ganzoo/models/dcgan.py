@@ -8,7 +8,6 @@ norm), and cGAN switches on `num_classes`.
 import keras
 from keras import layers
 
-from ganzoo.models.layers import LabelMap, OneHot
 
 NORMALIZATIONS = ("batch", "layer", None)
 
@@ -41,6 +40,18 @@ def _check_num_classes(num_classes):
         raise ValueError(
             f"Expected num_classes to be None or an int >= 2. Received: num_classes={num_classes!r}"
         )
+
+
+def label_channels(label, num_classes, image_shape):
+    """One one-hot channel per class, `(batch, H, W, num_classes)`, from labels `(batch,)`.
+
+    `output[b, h, w, c] == one_hot(label)[b, c]` at every pixel (keras-io's
+    conditional GAN instead repeated the one-hot vector into a band of
+    rows). Built from Keras layers only, so files load without ganzoo.
+    """
+    one_hot = layers.CategoryEncoding(num_classes, output_mode="one_hot", name="label_one_hot")(label)
+    x = layers.Reshape((1, 1, num_classes), name="label_pixel")(one_hot)  # (batch, 1, 1, classes)
+    return layers.UpSampling2D(image_shape[:2], interpolation="nearest", name="label_map")(x)
 
 
 def upsampling_plan(image_shape):
@@ -112,7 +123,9 @@ def dcgan_generator(image_shape, latent_dim, *, num_classes=None, filters=64, na
     if num_classes is not None:
         label = keras.Input((), dtype="int32", name="label")
         inputs.append(label)
-        x = layers.Concatenate(name="z_and_label")([z, OneHot(num_classes, name="label_one_hot")(label)])
+        # Keras' own CategoryEncoding (not a ganzoo layer), so the file loads with plain Keras.
+        one_hot = layers.CategoryEncoding(num_classes, output_mode="one_hot", name="label_one_hot")(label)
+        x = layers.Concatenate(name="z_and_label")([z, one_hot])  # (batch, latent_dim + classes)
 
     width = filters * 2 ** (stages - 1)
     x = layers.Dense(h0 * w0 * width, use_bias=False, kernel_initializer=_init(), name="project")(x)
@@ -172,7 +185,7 @@ def dcgan_discriminator(image_shape, *, num_classes=None, filters=64, normalizat
     if num_classes is not None:
         label = keras.Input((), dtype="int32", name="label")
         inputs.append(label)
-        label_map = LabelMap(num_classes, image_shape[0], image_shape[1], name="label_map")(label)
+        label_map = label_channels(label, num_classes, image_shape)  # (batch, H, W, classes)
         x = layers.Concatenate(name="image_and_label")([image, label_map])  # (batch, H, W, C + classes)
 
     width = filters
@@ -187,39 +200,3 @@ def dcgan_discriminator(image_shape, *, num_classes=None, filters=64, normalizat
     x = layers.Flatten(name="flatten")(x)
     logit = layers.Dense(1, kernel_initializer=_init(), dtype="float32", name="logit")(x)
     return keras.Model(inputs if num_classes is not None else image, logit, name=name)
-
-
-def describe_generator(generator):
-    """Reads `latent_dim`, `num_classes` and `image_shape` off a generator.
-
-    Works for any generator with an input `z` of shape `(batch, latent_dim)`,
-    an optional integer `label` input, and one image output. `num_classes`
-    comes from the generator's `OneHot` layer.
-
-    Returns:
-        A dict with keys `latent_dim`, `num_classes` (None when
-        unconditional) and `image_shape`.
-
-    Raises:
-        TypeError: if `generator` is not a built Keras model of that form.
-    """
-    if not isinstance(generator, keras.Model) or not generator.inputs:
-        raise TypeError(f"Expected generator to be a built functional keras.Model. Received: generator={generator!r}")
-    inputs = generator.inputs
-    if len(inputs) not in (1, 2) or len(inputs[0].shape) != 2:
-        raise TypeError(
-            "Expected a generator with inputs z (batch, latent_dim) and optionally label (batch,). "
-            f"Received inputs with shapes {[tuple(i.shape) for i in inputs]}"
-        )
-    num_classes = None
-    if len(inputs) == 2:
-        one_hot = [layer for layer in generator.layers if isinstance(layer, OneHot)]
-        if len(one_hot) != 1:
-            raise TypeError("Expected a conditional generator with exactly one OneHot layer for its labels.")
-        num_classes = one_hot[0].num_classes
-    return {
-        "latent_dim": int(inputs[0].shape[-1]),
-        "num_classes": num_classes,
-        "image_shape": tuple(int(d) for d in generator.outputs[0].shape[1:]),
-    }
-

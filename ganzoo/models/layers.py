@@ -1,4 +1,8 @@
-"""Small serializable layers for class conditioning."""
+"""ganzoo 0.1's class-conditioning layers, kept so that files written by it keep loading.
+
+New networks use Keras' own `CategoryEncoding` (see `dcgan.label_channels`),
+so their files load with plain Keras, without ganzoo.
+"""
 
 import keras
 from keras import layers, ops

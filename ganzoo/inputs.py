@@ -1,0 +1,149 @@
+"""Checks on the real data a GAN trains on: in the train step (shapes, dtypes) and where data enters `fit` (values).
+
+Value checks (pixel range, label range) run where the values are on the
+host: on arrays at once, on `tf.data` datasets inside the pipeline, and on
+Python generators batch by batch. An in-graph check would vanish under XLA,
+which Keras switches on by default on a GPU, and a traced JAX step has no
+values to look at.
+"""
+
+import numpy as np
+
+from ganzoo import gradients
+
+_PIXEL_TOLERANCE = 1e-3  # resizing and float rounding may overshoot [-1, 1] a little
+
+
+def _dtype_name(x):
+    import keras
+
+    dtype = x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
+    return keras.backend.standardize_dtype(dtype)
+
+
+def check_batch_structure(images, labels, image_shape, num_classes):
+    """Raises on a batch of the wrong structure, shape or dtype (statically known facts only)."""
+    shape = tuple(images.shape)
+    if len(shape) != 4 or shape[1:] != tuple(image_shape):
+        raise ValueError(
+            f"Expected image batches of shape (batch, {', '.join(map(str, image_shape))}) to fit the "
+            f"discriminator. Received: images of shape {shape}"
+        )
+    if "float" not in _dtype_name(images):
+        raise ValueError(
+            f"Expected float images scaled to [-1, 1]. Received: images of dtype {_dtype_name(images)}; "
+            "scale 8-bit pixels with x / 127.5 - 1 (ganzoo.data.load does)."
+        )
+    if num_classes is None:
+        if labels is not None:
+            raise ValueError(
+                "Expected image batches without labels for an unconditional GAN (num_classes=None). "
+                "Received: (images, labels)"
+            )
+        return
+    if labels is None:
+        raise ValueError(
+            f"Expected (images, labels) batches for a conditional GAN with num_classes={num_classes}. "
+            "Received: images only. Use ganzoo.data.load(..., with_labels=True)."
+        )
+    label_shape = tuple(labels.shape)
+    if len(label_shape) == 2 and label_shape[-1] == num_classes and num_classes != 1:
+        raise ValueError(
+            f"Expected integer class ids of shape (batch,). Received: labels of shape {label_shape}, which "
+            "look one-hot encoded; pass labels.argmax(-1) instead."
+        )
+    if len(label_shape) not in (1, 2) or (len(label_shape) == 2 and label_shape[-1] != 1):
+        raise ValueError(f"Expected integer class ids of shape (batch,). Received: labels of shape {label_shape}")
+    if "int" not in _dtype_name(labels):
+        raise ValueError(
+            f"Expected integer class ids in [0, {num_classes}). Received: labels of dtype {_dtype_name(labels)} "
+            "(float labels are not truncated silently; cast them if they are whole numbers)."
+        )
+
+
+def check_values(images, labels, num_classes, where="x"):
+    """Raises if concrete images leave [-1, 1] or labels leave [0, num_classes)."""
+    pixels = np.asarray(images)
+    if pixels.size and np.issubdtype(pixels.dtype, np.floating):
+        # Non-finite pixels are a numerical fault, not a scaling mistake: they reach the step,
+        # where loss scaling skips the update and NaNGuard stops the run.
+        finite = pixels[np.isfinite(pixels)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+        if low < -1 - _PIXEL_TOLERANCE or high > 1 + _PIXEL_TOLERANCE:
+            raise ValueError(
+                f"Expected images scaled to [-1, 1] (the generator's tanh range). Received: {where} with "
+                f"values in [{low:g}, {high:g}]; scale 8-bit pixels with x / 127.5 - 1."
+            )
+    if labels is not None and num_classes is not None:
+        values = np.asarray(labels)
+        if values.size and np.issubdtype(values.dtype, np.integer) and (values.min() < 0 or values.max() >= num_classes):
+            raise ValueError(
+                f"Expected labels in [0, {num_classes}) because num_classes={num_classes}. "
+                f"Received: labels with min {values.min()} and max {values.max()}"
+            )
+
+
+def _split(element):
+    if isinstance(element, (tuple, list)):
+        images, labels = (tuple(element) + (None,))[:2]
+        if isinstance(images, (tuple, list)):
+            images, labels = (tuple(images) + (None,))[:2]
+        return images, labels
+    return element, None
+
+
+def _check_dataset(dataset, image_shape, num_classes):
+    import tensorflow as tf
+
+    message = f"Expected images scaled to [-1, 1] and labels in [0, {num_classes}) (num_classes={num_classes})"
+
+    def check(*element):
+        images, labels = _split(element[0] if len(element) == 1 else element)
+        checks = []
+        if images.dtype.is_floating:
+            inside = tf.logical_or(tf.abs(images) <= 1 + _PIXEL_TOLERANCE, tf.logical_not(tf.math.is_finite(images)))
+            checks.append(tf.debugging.Assert(tf.reduce_all(inside), [message + ". Received images outside [-1, 1]"]))
+        if labels is not None and labels.dtype.is_integer and num_classes is not None:
+            checks.append(tf.debugging.assert_non_negative(labels, message=message + ". Received a negative label"))
+            checks.append(tf.debugging.assert_less(labels, tf.cast(num_classes, labels.dtype),
+                                                   message=message + ". Received a label >= num_classes"))
+        with tf.control_dependencies(checks):
+            return tf.nest.map_structure(tf.identity, element[0] if len(element) == 1 else element)
+
+    return dataset.map(check)
+
+
+def _checked_iterator(iterator, num_classes):
+    for element in iterator:
+        images, labels = _split(element)
+        check_values(gradients.to_numpy(images), None if labels is None else gradients.to_numpy(labels), num_classes)
+        yield element
+
+
+def checked_fit_data(x, y, image_shape, num_classes):
+    """Returns `(x, y)` for `fit`, with value checks attached where the data enters.
+
+    Arrays are checked now; a `tf.data.Dataset` gets a checking map; a
+    Python generator is wrapped. Other inputs (a `keras.utils.PyDataset`, a
+    torch `DataLoader`) pass unchanged and get the train step's shape and
+    dtype checks.
+    """
+    if y is not None:
+        images, labels = x, y
+    else:
+        images, labels = _split(x) if isinstance(x, (tuple, list)) else (x, None)
+    if isinstance(images, np.ndarray):
+        labels = np.asarray(labels) if isinstance(labels, (np.ndarray, list)) else labels
+        if labels is None or isinstance(labels, np.ndarray):
+            check_batch_structure(images, labels, image_shape, num_classes)
+        check_values(images, labels if isinstance(labels, np.ndarray) else None, num_classes)
+        return x, y
+    try:
+        import tensorflow as tf
+    except ImportError:
+        tf = None
+    if tf is not None and isinstance(x, tf.data.Dataset):
+        return _check_dataset(x, image_shape, num_classes), y
+    if hasattr(x, "__next__") and hasattr(x, "__iter__"):
+        return _checked_iterator(x, num_classes), y
+    return x, y

@@ -1,0 +1,32 @@
+"""Runs the backend-neutral core tests (marker `backends`) on every other installed Keras backend.
+
+The Keras backend is fixed when Keras is first imported, so each other
+backend gets its own pytest process: `KERAS_BACKEND=jax python -m pytest -m
+backends` is what this runs, and what a developer can run by hand.
+"""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import keras
+import pytest
+
+BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+OTHERS = [
+    name for name, module in BACKEND_MODULES.items()
+    if name != keras.backend.backend() and importlib.util.find_spec(module) is not None
+]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", OTHERS)
+def test_core_suite_passes_on_backend(backend):
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    command = [sys.executable, "-m", "pytest", "-q", "-m", "backends", "-p", "no:cacheprovider", "-rfEs", "tests"]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=2400)
+    summary = result.stdout[-4000:]
+    print(f"KERAS_BACKEND={backend}:\n{summary}")
+    assert result.returncode == 0, f"KERAS_BACKEND={backend} python -m pytest -m backends failed:\n{result.stdout[-12000:]}\n{result.stderr[-3000:]}"
