@@ -1,16 +1,20 @@
-"""Training throughput of every variant: float32 vs mixed_bfloat16, without vs with XLA.
+"""Training throughput of every variant by Keras backend: float32 vs mixed_bfloat16, without vs with XLA.
 
 Usage:
-    python benchmarks/train_throughput.py [--image-size 32] [--steps 20] [--rounds 3]
+    python benchmarks/train_throughput.py [--backends tensorflow,jax,torch] [--steps 20] [--rounds 3]
+        [--baseline PATH]   # also time the TensorFlow path of another ganzoo checkout (before/after)
 
 Prints a Markdown table: real images consumed per second between the first
-and the last step end of each timed `fit` call (median over rounds,
-configurations interleaved round by round so machine noise hits all alike),
-the speed-up against float32 without XLA, model FLOPs per image, and the
-utilisation of the machine's measured float32 matmul peak.
+and the last step end of each timed `fit` call (median over rounds), the
+speed-up against the same backend's float32, model FLOPs per image, and the
+utilisation of the machine's measured float32 matmul peak. Each backend runs
+in its own worker process (a backend is fixed per process); the parent sends
+every (variant, precision, XLA) configuration to every worker in turn, round
+by round, so machine noise hits all of them alike.
 
-"Without XLA" is Keras' default on CPU: the train step runs as a
-`tf.function` graph (not op-by-op eager). "XLA" is `compile(jit_compile=True)`.
+"Without XLA" is Keras' default on CPU: on TensorFlow the train step runs as
+a `tf.function` graph, on PyTorch eagerly. JAX always compiles with XLA (its
+rows say XLA yes). "XLA" on TensorFlow is `compile(jit_compile=True)`.
 
 FLOPs are counted analytically from the layer shapes (2 per multiply-add;
 Dense, Conv2D and Conv2DTranspose only; BN/activations are ignored). One
@@ -21,16 +25,17 @@ through (forward + two backward products):
 """
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf  # noqa: E402  (the tf.data input pipeline, on every backend)
 
 from ganzoo.gan import GAN  # noqa: E402
 from ganzoo.models import dcgan_discriminator, dcgan_generator  # noqa: E402
@@ -83,15 +88,16 @@ class StepTimer(keras.callbacks.Callback):
 
 
 def matmul_peak(n=2048, repeats=10):
-    """Measured float32 matmul FLOP/s (best of `repeats`)."""
-    a = tf.random.normal((n, n))
-    b = tf.random.normal((n, n))
-    matmul = tf.function(lambda x, y: tf.matmul(x, y))
-    matmul(a, b).numpy()
+    """Measured float32 matmul FLOP/s of this backend (best of `repeats`)."""
+    from keras import ops
+
+    a = ops.convert_to_tensor(tf.random.normal((n, n)).numpy())
+    b = ops.convert_to_tensor(tf.random.normal((n, n)).numpy())
+    ops.convert_to_numpy(ops.matmul(a, b))
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        matmul(a, b).numpy()
+        ops.convert_to_numpy(ops.matmul(a, b))
         best = min(best, time.perf_counter() - start)
     return 2 * n**3 / best
 
@@ -121,6 +127,48 @@ def build(variant, precision, jit, image_shape, batch, latent_dim, filters):
     return gan, data, batch * k, flops
 
 
+def worker(args):
+    """Serves configurations on this process's backend: one JSON request per stdin line."""
+    import ganzoo
+
+    image_shape = (args.image_size, args.image_size, args.channels)
+    runs = {}
+    print(f"worker {keras.backend.backend()}: ganzoo from {os.path.dirname(ganzoo.__file__)}", file=sys.stderr)
+    print(json.dumps({"peak": matmul_peak()}), flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        config = (request["variant"], request["precision"], request["jit"])
+        if config not in runs:
+            gan, data, images, flops = build(*config, image_shape, args.batch_size, args.latent_dim, args.filters)
+            gan.fit(data, steps_per_epoch=3, epochs=1, verbose=0)  # trace / compile
+            runs[config] = (gan, data, images, flops)
+        gan, data, images, flops = runs[config]
+        timer = StepTimer()
+        gan.fit(data, steps_per_epoch=args.steps + 1, epochs=1, verbose=0, callbacks=[timer])
+        rate = args.steps * images / (timer.ends[-1] - timer.ends[0])
+        print(json.dumps({"rate": rate, "flops": flops}), flush=True)
+
+
+def _start(name, backend, args, pythonpath=None):
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    command = [sys.executable, os.path.abspath(__file__), "--worker"] + [
+        f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items()
+        if k in ("image_size", "channels", "batch_size", "latent_dim", "filters", "steps")
+    ]
+    process = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    peak = json.loads(process.stdout.readline())["peak"]
+    return {"name": name, "backend": backend, "process": process, "peak": peak}
+
+
+def _ask(worker, config):
+    variant, precision, jit = config
+    worker["process"].stdin.write(json.dumps({"variant": variant, "precision": precision, "jit": jit}) + "\n")
+    worker["process"].stdin.flush()
+    return json.loads(worker["process"].stdout.readline())
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--image-size", type=int, default=32)
@@ -131,47 +179,53 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=20, help="train steps per timed round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--backends", default="tensorflow,jax,torch")
+    parser.add_argument("--precisions", default="float32,mixed_bfloat16")
+    parser.add_argument("--xla", default="no,yes", help="TensorFlow rows: no, yes or both (JAX always compiles)")
+    parser.add_argument("--baseline", help="another ganzoo checkout whose TensorFlow path is timed alongside")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker:
+        return worker(args)
+
+    workers = [_start(b, b, args) for b in args.backends.split(",")]
+    if args.baseline:
+        workers.append(_start("tensorflow (baseline)", "tensorflow", args, os.path.abspath(args.baseline)))
+    xla = [x == "yes" for x in args.xla.split(",")]
+    jobs = []
+    for w in workers:
+        for v in args.variants.split(","):
+            for p in args.precisions.split(","):
+                for j in ([True] if w["backend"] == "jax" else [False] if w["backend"] == "torch" else xla):
+                    jobs.append((w, (v, p, j)))
+    rates = {(w["name"], c): [] for w, c in jobs}
+    flops = {}
+    for round_ in range(args.rounds):
+        for w, config in jobs:  # interleaved: every backend and config once per round
+            answer = _ask(w, config)
+            rates[(w["name"], config)].append(answer["rate"])
+            flops[config] = answer["flops"]
+        print(f"round {round_ + 1}/{args.rounds} done", file=sys.stderr)
+    for w in workers:
+        w["process"].stdin.close()
+        w["process"].wait()
 
     image_shape = (args.image_size, args.image_size, args.channels)
-    peak = matmul_peak()
-    configs = [
-        (v, p, j) for v in args.variants.split(",") for p in ("float32", "mixed_bfloat16") for j in (False, True)
-    ]
-    runs = {}
-    for config in configs:
-        gan, data, images_per_step, flops = build(*config, image_shape, args.batch_size, args.latent_dim, args.filters)
-        gan.fit(data, steps_per_epoch=3, epochs=1, verbose=0)  # trace / compile
-        runs[config] = dict(gan=gan, data=data, images=images_per_step, flops=flops, rates=[])
-        print(f"built {config}", file=sys.stderr)
-
-    for round_ in range(args.rounds):
-        for config in configs:  # interleaved: every config once per round
-            run = runs[config]
-            timer = StepTimer()
-            run["gan"].fit(run["data"], steps_per_epoch=args.steps + 1, epochs=1, verbose=0, callbacks=[timer])
-            run["rates"].append(args.steps * run["images"] / (timer.ends[-1] - timer.ends[0]))
-        print(
-            f"round {round_ + 1}/{args.rounds}: "
-            + ", ".join(f"{'/'.join(map(str, c))} {runs[c]['rates'][-1]:.0f}" for c in configs),
-            file=sys.stderr,
-        )
-
     print(
         f"\nDCGAN-family networks at {image_shape}, batch {args.batch_size}, latent {args.latent_dim}, "
-        f"filters {args.filters}; {args.steps} steps x {args.rounds} interleaved rounds; "
-        f"measured float32 matmul peak {peak / 1e9:.0f} GFLOP/s.\n"
+        f"filters {args.filters}; {args.steps} steps x {args.rounds} interleaved rounds; measured float32 matmul "
+        "peak per backend: " + ", ".join(f"{w['name']} {w['peak'] / 1e9:.0f} GFLOP/s" for w in workers) + ".\n"
     )
-    print("| variant | precision | XLA | images/s (median) | vs float32 no-XLA | train GFLOP/image | GFLOP/s | % of f32 peak |")
-    print("|---|---|---|---:|---:|---:|---:|---:|")
-    for config in configs:
-        run = runs[config]
-        rate = statistics.median(run["rates"])
-        base = statistics.median(runs[(config[0], "float32", False)]["rates"])
-        gflops = rate * run["flops"] / 1e9
+    print("| backend | variant | precision | XLA | images/s (median) | vs float32 | train GFLOP/image | GFLOP/s | % of f32 peak |")
+    print("|---|---|---|---|---:|---:|---:|---:|---:|")
+    for w, config in jobs:
+        rate = statistics.median(rates[(w["name"], config)])
+        base_key = (w["name"], (config[0], "float32", config[2]))
+        base = statistics.median(rates[base_key]) if base_key in rates else float("nan")
+        gflops = rate * flops[config] / 1e9
         print(
-            f"| {config[0]} | {config[1]} | {'yes' if config[2] else 'no'} | {rate:,.0f} | {rate / base:.2f}x | "
-            f"{run['flops'] / 1e9:.4f} | {gflops:.1f} | {100 * gflops * 1e9 / peak:.1f}% |"
+            f"| {w['name']} | {config[0]} | {config[1]} | {'yes' if config[2] else 'no'} | {rate:,.0f} | "
+            f"{rate / base:.2f}x | {flops[config] / 1e9:.4f} | {gflops:.1f} | {100 * gflops * 1e9 / w['peak']:.1f}% |"
         )
 
 

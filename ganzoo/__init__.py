@@ -33,10 +33,28 @@ def __getattr__(name):
     module_name = _EXPORTS.get(name)
     if module_name is None:
         raise AttributeError(f"module 'ganzoo' has no attribute {name!r}")
-    module = importlib.import_module(module_name)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ImportError(missing_backend_message(error, f"ganzoo.{name}")) from error
     value = module if module_name.endswith("." + name) else getattr(module, name)
     globals()[name] = value
     return value
+
+
+_TRAINING_MODULES = ("keras", "tensorflow", "jax", "torch", "sklearn", "matplotlib", "onnx", "tf2onnx")
+
+
+def missing_backend_message(error, what):
+    """The message for a missing training dependency: which extra installs it."""
+    missing = getattr(error, "name", None) or str(error)
+    if not any(str(missing).split(".")[0] == module for module in _TRAINING_MODULES):
+        return str(error)
+    return (
+        f"{what} needs Keras 3 with a backend (missing: {missing}). Install one of the extras: "
+        "pip install 'ganzoo[tensorflow]', 'ganzoo[jax]' or 'ganzoo[torch]'. "
+        "The base install (numpy, onnxruntime, pillow) is the ONNX runtime and the zoo client only."
+    )
 
 
 def __dir__():

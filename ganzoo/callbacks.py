@@ -80,9 +80,9 @@ class SampleGrid(keras.callbacks.Callback):
     def save(self, epoch):
         """Writes the grid for (0-based) `epoch` and returns its path (None, with a warning, for NaN samples)."""
         generator = _sampling_generator(self.model, self.ema)
-        num_classes = describe_generator(generator)["num_classes"]
+        num_classes = describe_generator(generator, getattr(self.model, "num_classes", None))["num_classes"]
         labels = None if num_classes is None else np.arange(self.n) % num_classes
-        images = generate_images(generator, self.n, labels=labels, seed=self.seed)
+        images = generate_images(generator, self.n, labels=labels, seed=self.seed, num_classes=num_classes)
         self._last_saved = epoch
         if not np.all(np.isfinite(images)):  # a diverged generator; NaNGuard reports it
             warnings.warn(f"SampleGrid: no grid for epoch {epoch + 1}: the samples hold NaN/Inf.", RuntimeWarning,
@@ -379,7 +379,7 @@ class FrechetDistanceMonitor(keras.callbacks.Callback):
                 f"Received: dataset={self.dataset!r}"
             )
         expected = tuple(CLASSIFIER_CONFIGS[self.dataset]["image_shape"])
-        shape = describe_generator(self.model.generator)["image_shape"]
+        shape = tuple(self.model.image_shape)
         if shape != expected:
             raise ValueError(
                 f"Expected a generator of {self.dataset}'s classifier input shape {expected} for FD. "
@@ -398,8 +398,9 @@ class FrechetDistanceMonitor(keras.callbacks.Callback):
         from ganzoo import metrics
 
         generator = _sampling_generator(self.model, self.ema)
-        conditional = describe_generator(generator)["num_classes"] is not None
-        fake = generate_images(generator, self.n, labels=self._labels if conditional else None, seed=self.seed)
+        num_classes = getattr(self.model, "num_classes", None)
+        fake = generate_images(generator, self.n, labels=self._labels if num_classes is not None else None,
+                               seed=self.seed, num_classes=num_classes)
         if not np.all(np.isfinite(fake)):
             fd = float("nan")  # NaNGuard sees it in the logs
         else:

@@ -42,6 +42,11 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args) or 0
+    except ImportError as error:
+        from ganzoo import missing_backend_message
+
+        print(f"ganzoo {args.command}: error: {missing_backend_message(error, 'ganzoo ' + args.command)}", file=sys.stderr)
+        return 2
     except (ValueError, TypeError, OSError, KeyError) as error:
         # Bad input, a missing file or an unreachable hub: one clear line, no stack trace.
         print(f"ganzoo {args.command}: error: {error}", file=sys.stderr)

@@ -355,7 +355,8 @@ class GAN(keras.Model):
 
     def generate(self, n, labels=None, seed=None, batch_size=256):
         """Generates `n` images in [-1, 1] (see `ganzoo.generate_images`)."""
-        return generate_images(self.generator, n, labels=labels, seed=seed, batch_size=batch_size)
+        return generate_images(self.generator, n, labels=labels, seed=seed, batch_size=batch_size,
+                               num_classes=self.num_classes)
 
 
 def _computes_in_float16(model):

@@ -51,7 +51,7 @@ def check_labels(labels, n, num_classes):
     return array.astype("int32")
 
 
-def generate_images(generator, n, labels=None, seed=None, batch_size=256):
+def generate_images(generator, n, labels=None, seed=None, batch_size=256, num_classes=None):
     """Generates `n` images in [-1, 1] with a generator, in batches.
 
     Args:
@@ -60,6 +60,8 @@ def generate_images(generator, n, labels=None, seed=None, batch_size=256):
         labels: for conditional generators, an int or `n` class ids.
         seed: seed of the noise, for reproducible samples.
         batch_size: images per forward pass.
+        num_classes: the class count of a conditional generator whose
+            label encoder does not show it (see `describe_generator`).
 
     Returns:
         A float32 NumPy array `(n, H, W, C)`.
@@ -71,7 +73,7 @@ def generate_images(generator, n, labels=None, seed=None, batch_size=256):
         raise ValueError(f"Expected n to be a positive int. Received: n={n!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"Expected batch_size to be a positive int. Received: batch_size={batch_size!r}")
-    spec = describe_generator(generator)
+    spec = describe_generator(generator, num_classes)
     labels = check_labels(labels, n, spec["num_classes"])
     z = sample_noise(n, spec["latent_dim"], seed)
     outputs = []

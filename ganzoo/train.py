@@ -12,9 +12,10 @@ import ganzoo
 from ganzoo import callbacks as callbacks_module
 from ganzoo import config as config_module
 from ganzoo import data
+from ganzoo import precision as precision_module
 from ganzoo.hub import sha256_file
 
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+PRECISIONS = precision_module.PRECISIONS
 
 
 def _float32_copy(spec, network):
@@ -75,7 +76,9 @@ def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=
         verbose: Keras' verbosity: 1 progress bar, 2 a line per epoch, 0 none.
         callbacks: more Keras callbacks (see above for their place).
         export_onnx: export `generator.onnx` with `export.to_onnx`.
-        precision: `"float32"`, `"mixed_float16"` or `"mixed_bfloat16"`.
+        precision: `"float32"`, `"mixed_float16"`, `"mixed_bfloat16"`, or
+            `"auto"`: bf16 where the device has bf16 arithmetic, float16 on
+            older NVIDIA GPUs, float32 elsewhere (`ganzoo.precision`).
         jit: compile the train step with XLA.
         fd_every: epochs between FD evaluations; default about 5 per run;
             0 disables FD.
@@ -90,8 +93,9 @@ def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=
         >>> result = train(default_config("dcgan", epochs=2), "runs/dcgan")
     """
     config = config_module.validate_config(json.loads(json.dumps(config)))
-    if precision not in PRECISIONS:
-        raise ValueError(f"Expected precision to be one of {PRECISIONS}. Received: precision={precision!r}")
+    requested, precision = precision, precision_module.resolve_precision(precision)
+    if requested == "auto" and verbose:
+        print(f"ganzoo: --precision auto chose {precision} for this device")
     recipe = config["recipe"]
     if epochs is not None:
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
@@ -177,7 +181,7 @@ def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=
         f.write("\n")
 
     if export_onnx:
-        path = _export(generator, os.path.join(out_dir, "generator.onnx"))
+        path = _export(generator, os.path.join(out_dir, "generator.onnx"), files.get("generator"))
         if path is not None:
             files["onnx"] = path
     return {
@@ -190,8 +194,15 @@ def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=
     }
 
 
-def _export(generator, path):
-    """Exports with `export.to_onnx` if that package is installed; warns and returns None if not."""
+def _export(generator, path, keras_file=None):
+    """Exports with `export.to_onnx` if that package is installed; warns and returns None if not.
+
+    The exporter runs on the TensorFlow backend (Keras' ONNX export through
+    tf2onnx). On JAX or PyTorch the saved `.keras` generator is exported in a
+    TensorFlow subprocess (`python -m ganzoo export`), which verifies it the same way.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return _export_in_tensorflow(keras_file, path)
     try:
         import export
     except ModuleNotFoundError as error:
@@ -203,4 +214,20 @@ def _export(generator, path):
         warnings.warn("ONNX export skipped: the `export` package (export.to_onnx) is not available.", stacklevel=3)
         return None
     to_onnx(generator, path)
+    return path
+
+
+def _export_in_tensorflow(keras_file, path):
+    import importlib.util
+    import subprocess
+
+    if keras_file is None or importlib.util.find_spec("tensorflow") is None:
+        warnings.warn("ONNX export skipped: it needs TensorFlow (pip install 'ganzoo[tensorflow]').", stacklevel=3)
+        return None
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    command = [sys.executable, "-m", "ganzoo", "export", os.fspath(keras_file), "-o", os.fspath(path)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        warnings.warn(f"ONNX export in a TensorFlow subprocess failed: {result.stderr.strip()[-2000:]}", stacklevel=3)
+        return None
     return path

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Checks a non-editable install: builds ganzoo from this checkout into a fresh
-# virtual environment (with the system site-packages, for TensorFlow and the
-# other heavy dependencies), then runs the CLI from another directory, so that
-# nothing can come from the source tree.
+# virtual environment that also sees the site-packages of $PYTHON (for Keras,
+# TensorFlow and the other heavy dependencies), then runs the CLI from another
+# directory, so that nothing can come from the source tree. $PYTHON may itself
+# be a virtualenv's python: its site-packages are added with a .pth file
+# (`venv --system-site-packages` would see only the base interpreter's).
 #
 #   scripts/check_install.sh            # CI calls this (tests/test_install.py runs it as a slow test)
 #   PYTHON=python3.11 KEEP=1 scripts/check_install.sh
@@ -20,7 +22,10 @@ unset GANZOO_HUB_URL GANZOO_OFFLINE
 mkdir "$work/src"
 tar -C "$repo" --exclude=./.git --exclude=./build --exclude=./runs --exclude='*.egg-info' \
     --exclude=__pycache__ --exclude=.pytest_cache -cf - . | tar -C "$work/src" -xf -
-"$python" -m venv --system-site-packages "$work/venv"
+"$python" -m venv "$work/venv"
+paths() { "$1" -c 'import sysconfig; p = sysconfig.get_paths(); print(p["purelib"]); print(p["platlib"])'; }
+venv_site="$(paths "$work/venv/bin/python" | head -1)"
+paths "$python" > "$venv_site/_outer_site_packages.pth"
 "$work/venv/bin/pip" install --no-deps --quiet "$work/src"
 
 cd "$work"  # away from the checkout

@@ -42,8 +42,9 @@ def register(subparsers):
         "--ema-decay", type=float, help="keep an EMA of the generator weights (e.g. 0.999); 0 turns it off"
     )
     train.add_argument(
-        "--precision", choices=("float32", "mixed_float16", "mixed_bfloat16"), default="float32",
-        help="dtype policy while training (default float32); the saved generator is float32",
+        "--precision", choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"), default="float32",
+        help="dtype policy while training (default float32; auto: bf16 where the device has bf16 arithmetic, "
+        "float16 on older NVIDIA GPUs, else float32); the saved generator is float32",
     )
     train.add_argument("--jit", action="store_true", help="compile the train step with XLA")
     train.add_argument(
