@@ -97,7 +97,7 @@ class GAN(keras.Model):
             raise ValueError(
                 f"Expected gradient_penalty_weight to be a finite float >= 0. Received: gradient_penalty_weight={gradient_penalty_weight!r}"
             )
-        if gradient_penalty_weight > 0 and any(isinstance(l, keras.layers.BatchNormalization) for l in discriminator.layers):
+        if gradient_penalty_weight > 0 and any(isinstance(layer, keras.layers.BatchNormalization) for layer in discriminator.layers):
             raise ValueError(
                 "Expected a discriminator without BatchNormalization when gradient_penalty_weight > 0: the penalty "
                 "is per sample and batch norm mixes samples. Build it with normalization=None or 'layer'. "

@@ -36,7 +36,7 @@ def migrate(name):
     h0, w0, _ = upsampling_plan(shape)
     g_filters = _layer(preset["generator"], "Dense")["config"]["units"] // (h0 * w0) // 2 ** (stages - 1)
     d_filters = _layer(preset["discriminator"], "Conv2D")["config"]["filters"]
-    normalization = "batch" if any(l["class_name"] == "BatchNormalization" for l in preset["discriminator"]["config"]["layers"]) else None
+    normalization = "batch" if any(layer["class_name"] == "BatchNormalization" for layer in preset["discriminator"]["config"]["layers"]) else None
     num_classes, latent_dim = gan["num_classes"], gan["latent_dim"]
     build_g = lambda: dcgan_generator(shape, latent_dim, num_classes=num_classes, filters=g_filters)  # noqa: E731
     build_d = lambda: dcgan_discriminator(shape, num_classes=num_classes, filters=d_filters, normalization=normalization)  # noqa: E731

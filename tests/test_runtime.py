@@ -1,6 +1,5 @@
 """Tests for export/runtime.py: OnnxGenerator without TensorFlow or Keras."""
 
-import json
 import os
 import shutil
 import subprocess
