@@ -2,6 +2,7 @@
 
 import copy
 import math
+import numbers
 
 import keras
 from keras import ops
@@ -80,9 +81,14 @@ class GAN(keras.Model):
         super().__init__(**kwargs)
         adversarial = get_loss(loss)
         spec = describe_generator(generator, num_classes)
-        if spec["latent_dim"] != latent_dim:
+        if spec["num_classes"] != num_classes:  # a conditional generator and num_classes=None
             raise ValueError(
-                f"Expected latent_dim to match the generator's z input ({spec['latent_dim']}). "
+                f"Expected num_classes={spec['num_classes']} for a conditional generator (inputs z and label). "
+                f"Received: num_classes={num_classes!r}"
+            )
+        if not isinstance(latent_dim, int) or isinstance(latent_dim, bool) or spec["latent_dim"] != latent_dim:
+            raise ValueError(
+                f"Expected latent_dim to be an int matching the generator's z input ({spec['latent_dim']}). "
                 f"Received: latent_dim={latent_dim!r}"
             )
         check_discriminator(discriminator, spec["image_shape"], num_classes)
@@ -97,7 +103,8 @@ class GAN(keras.Model):
             raise ValueError(
                 f"Expected gradient_penalty_weight to be a finite float >= 0. Received: gradient_penalty_weight={gradient_penalty_weight!r}"
             )
-        if gradient_penalty_weight > 0 and any(isinstance(layer, keras.layers.BatchNormalization) for layer in discriminator.layers):
+        if gradient_penalty_weight > 0 and any(isinstance(layer, keras.layers.BatchNormalization)
+                                               for layer in _all_layers(discriminator)):
             raise ValueError(
                 "Expected a discriminator without BatchNormalization when gradient_penalty_weight > 0: the penalty "
                 "is per sample and batch norm mixes samples. Build it with normalization=None or 'layer'. "
@@ -110,8 +117,9 @@ class GAN(keras.Model):
                 f"Expected label_smoothing=0 with loss={loss!r}, which has no target labels to smooth. "
                 f"Received: label_smoothing={label_smoothing}"
             )
-        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        if seed is not None and (not isinstance(seed, numbers.Integral) or isinstance(seed, bool)):
             raise TypeError(f"Expected seed to be None or an int. Received: seed={seed!r}")
+        seed = None if seed is None else int(seed)
 
         self.generator = generator
         self.discriminator = discriminator
@@ -160,10 +168,9 @@ class GAN(keras.Model):
         Learning rates: `gan.d_optimizer.learning_rate` and
         `gan.g_optimizer.learning_rate` are the two real rates. Keras'
         `LearningRateScheduler` and `ReduceLROnPlateau` set
-        `model.optimizer.learning_rate`: that sets both rates while they are
-        equal, and raises a clear error when they differ (two-timescale
-        training). For a per-network schedule, give each optimizer a
-        `keras.optimizers.schedules.LearningRateSchedule`.
+        `model.optimizer.learning_rate` (see `GANOptimizer.learning_rate`): D's
+        rate, with G's scaled by the same factor. For a per-network schedule,
+        give each optimizer a `keras.optimizers.schedules.LearningRateSchedule`.
 
         Args:
             d_optimizer: optimizer for the discriminator.
@@ -177,7 +184,7 @@ class GAN(keras.Model):
                 optimizer arguments).
         """
         gradients.check_backend()
-        for key in ("loss", "optimizer", "auto_scale_loss"):
+        for key in ("loss", "optimizer", "auto_scale_loss", "metrics", "weighted_metrics", "loss_weights"):
             if key in kwargs:
                 raise ValueError(
                     f"Expected no {key!r} argument: GAN.compile takes d_optimizer and g_optimizer, and the "
@@ -273,6 +280,7 @@ class GAN(keras.Model):
         real_logits = self.discriminator(self._inputs(real_images, labels), training=True)
         fake_logits = self.discriminator(self._inputs(fake_images, labels), training=True)
         loss = self._adversarial.discriminator_loss(real_logits, fake_logits, 1.0 - self.label_smoothing)
+        loss = loss + _network_losses(self.discriminator)  # the user's regularizers, if any
         gp = ops.zeros((), "float32")
         if self.gradient_penalty_weight > 0:
             # One interpolation weight per sample, U[0, 1] (Gulrajani et al., algorithm 1).
@@ -289,7 +297,7 @@ class GAN(keras.Model):
     def _g_loss(self, batch, labels):
         z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
         fake_logits = self.discriminator(self._inputs(self.generator(self._inputs(z, labels), training=True), labels), training=True)
-        return self._adversarial.generator_loss(fake_logits), None
+        return self._adversarial.generator_loss(fake_logits) + _network_losses(self.generator), None
 
     def train_step(self, *args):
         """One alternating update; on JAX, the stateless `train_step(state, data)` of the JAX trainer."""
@@ -324,6 +332,12 @@ class GAN(keras.Model):
         on the host, so a bad batch is an error on every backend and device
         (XLA would drop an in-graph check).
         """
+        for key in ("validation_data", "validation_split", "validation_steps", "validation_freq"):
+            if kwargs.get(key) is not None and (key != "validation_split" or kwargs[key]) and key != "validation_freq":
+                raise ValueError(
+                    f"Expected no {key}: a GAN has no validation loss to evaluate (monitor quality with "
+                    f"ganzoo.callbacks.FrechetDistanceMonitor). Received: {key}={kwargs[key]!r}"
+                )
         x, y = inputs.checked_fit_data(x, y, self.image_shape, self.num_classes)
         with gradients.state_kept_on_error(self):
             return super().fit(x, y, *args, **kwargs)
@@ -359,12 +373,24 @@ class GAN(keras.Model):
                                num_classes=self.num_classes)
 
 
-def _computes_in_float16(model):
-    """True if any layer of `model` (nested models included) computes in float16."""
-    stack = [model]
+def _all_layers(model):
+    """Every layer of `model`, nested models' layers included (not `model` itself)."""
+    stack, found = list(getattr(model, "layers", [])), []
     while stack:
         layer = stack.pop()
-        if layer is not model and getattr(layer, "compute_dtype", None) == "float16":
-            return True
+        found.append(layer)
         stack.extend(getattr(layer, "layers", []))
-    return False
+    return found
+
+
+def _computes_in_float16(model):
+    """True if any layer of `model` (nested models included) computes in float16."""
+    return any(getattr(layer, "compute_dtype", None) == "float16" for layer in _all_layers(model))
+
+
+def _network_losses(model):
+    """The sum of a network's own losses (weight and activity regularizers, `add_loss`), float32; 0 if none."""
+    losses = model.losses
+    if not losses:
+        return 0.0
+    return ops.sum(ops.stack([ops.cast(ops.reshape(loss, ()), "float32") for loss in losses]))

@@ -42,7 +42,8 @@ class _RecordingScope(keras.StatelessScope):
     """A `StatelessScope` that starts from another scope's values and remembers what was assigned."""
 
     def __init__(self, base=None, overrides=()):
-        super().__init__(initialize_variables=False)
+        # collect_losses: `add_loss` inside a traced function must land in the scope, not on the layer.
+        super().__init__(collect_losses=True, initialize_variables=False)
         if base is not None:
             self.state_mapping = dict(base.state_mapping)
         self.updated = {}
@@ -58,10 +59,6 @@ def _current_scope():
     from keras.src.backend.common.stateless_scope import get_stateless_scope  # no public accessor
 
     return get_stateless_scope()
-
-
-def _value(variable):
-    return variable.value if variable.value is not None else variable._value
 
 
 def minimize(optimizer, variables, loss_fn):
@@ -123,7 +120,7 @@ def _minimize_jax(optimizer, variables, loss_fn):
 
     outer = _current_scope()
     variables = list(variables)
-    values = [_value(v) for v in variables]
+    values = [v.value for v in variables]
     trained = {id(v) for v in variables}
 
     def scaled_loss(trainable_values):
@@ -138,7 +135,7 @@ def _minimize_jax(optimizer, variables, loss_fn):
         variable.assign(value)
     optimizer_variables = optimizer.variables
     new_values, new_optimizer_values = optimizer.stateless_apply(
-        [_value(v) for v in optimizer_variables], grads, values
+        [v.value for v in optimizer_variables], grads, values
     )
     for variable, value in zip(variables, new_values):
         variable.assign(value)
@@ -182,7 +179,7 @@ def input_gradients(fn, x):
         outer = _current_scope()
 
         def total(x):
-            with _RecordingScope(outer):
+            with _RecordingScope(outer):  # updates and losses of the penalty pass stay inside
                 return keras.ops.sum(keras.ops.cast(fn(x), "float32"))
 
         return jax.grad(total)(x)
@@ -205,6 +202,8 @@ def stateless_train_step(model, step_fn, state, data):
         model.metrics_variables,
     )
     mapping = [(v, value) for group, values in zip(groups, state) for v, value in zip(group, values)]
+    if len(mapping) != sum(len(group) for group in groups):
+        raise ValueError("Expected the JAX trainer's state to hold every model and optimizer variable.")
     with _RecordingScope(overrides=mapping) as scope:
         logs = step_fn(data)
     new_state = tuple([scope.state_mapping[id(v)] for v in group] for group in groups)
@@ -232,7 +231,8 @@ def state_kept_on_error(model):
         yield
     except BaseException:
         for variable, value in saved:
-            if variable._value is None:
+            deleted = getattr(value, "is_deleted", lambda: False)()  # donated to a step that then failed
+            if variable._value is None and not deleted:
                 variable._value = value
         raise
 

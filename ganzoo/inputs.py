@@ -24,7 +24,7 @@ def _dtype_name(x):
 def check_batch_structure(images, labels, image_shape, num_classes):
     """Raises on a batch of the wrong structure, shape or dtype (statically known facts only)."""
     shape = tuple(images.shape)
-    if len(shape) != 4 or shape[1:] != tuple(image_shape):
+    if len(shape) != 4 or not all(got is None or got == want for got, want in zip(shape[1:], image_shape)):
         raise ValueError(
             f"Expected image batches of shape (batch, {', '.join(map(str, image_shape))}) to fit the "
             f"discriminator. Received: images of shape {shape}"
@@ -67,8 +67,11 @@ def check_values(images, labels, num_classes, where="x"):
     if pixels.size and np.issubdtype(pixels.dtype, np.floating):
         # Non-finite pixels are a numerical fault, not a scaling mistake: they reach the step,
         # where loss scaling skips the update and NaNGuard stops the run.
-        finite = pixels[np.isfinite(pixels)]
-        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+        low, high = np.inf, -np.inf
+        for chunk in np.array_split(pixels.reshape(len(pixels), -1), max(1, len(pixels) // 4096)):  # bounded memory
+            finite = chunk[np.isfinite(chunk)]
+            if finite.size:
+                low, high = min(low, float(finite.min())), max(high, float(finite.max()))
         if low < -1 - _PIXEL_TOLERANCE or high > 1 + _PIXEL_TOLERANCE:
             raise ValueError(
                 f"Expected images scaled to [-1, 1] (the generator's tanh range). Received: {where} with "
@@ -95,7 +98,8 @@ def _split(element):
 def _check_dataset(dataset, image_shape, num_classes):
     import tensorflow as tf
 
-    message = f"Expected images scaled to [-1, 1] and labels in [0, {num_classes}) (num_classes={num_classes})"
+    message = "Expected x to hold images scaled to [-1, 1]" + (
+        "" if num_classes is None else f" and labels in [0, {num_classes}) (num_classes={num_classes})")
 
     def check(*element):
         images, labels = _split(element[0] if len(element) == 1 else element)
@@ -110,7 +114,7 @@ def _check_dataset(dataset, image_shape, num_classes):
         with tf.control_dependencies(checks):
             return tf.nest.map_structure(tf.identity, element[0] if len(element) == 1 else element)
 
-    return dataset.map(check)
+    return dataset.map(check, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
 
 
 def _checked_iterator(iterator, num_classes):
@@ -118,6 +122,17 @@ def _checked_iterator(iterator, num_classes):
         images, labels = _split(element)
         check_values(gradients.to_numpy(images), None if labels is None else gradients.to_numpy(labels), num_classes)
         yield element
+
+
+def _is_array(value):
+    try:
+        import tensorflow as tf
+
+        if isinstance(value, tf.data.Dataset):
+            return False
+    except ImportError:
+        pass
+    return hasattr(value, "shape") and hasattr(value, "dtype") and not hasattr(value, "__next__")
 
 
 def checked_fit_data(x, y, image_shape, num_classes):
@@ -132,11 +147,11 @@ def checked_fit_data(x, y, image_shape, num_classes):
         images, labels = x, y
     else:
         images, labels = _split(x) if isinstance(x, (tuple, list)) else (x, None)
-    if isinstance(images, np.ndarray):
-        labels = np.asarray(labels) if isinstance(labels, (np.ndarray, list)) else labels
-        if labels is None or isinstance(labels, np.ndarray):
-            check_batch_structure(images, labels, image_shape, num_classes)
-        check_values(images, labels if isinstance(labels, np.ndarray) else None, num_classes)
+    if _is_array(images):  # NumPy, JAX, TensorFlow or PyTorch arrays: check the values now
+        images = gradients.to_numpy(images)
+        labels = None if labels is None else (gradients.to_numpy(labels) if _is_array(labels) else np.asarray(labels))
+        check_batch_structure(images, labels, image_shape, num_classes)
+        check_values(images, labels, num_classes)
         return x, y
     try:
         import tensorflow as tf

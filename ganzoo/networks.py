@@ -122,7 +122,8 @@ def check_discriminator(discriminator, image_shape, num_classes):
             "Expected a discriminator with inputs (image, label) for a conditional GAN and (image) otherwise. "
             f"Received: a discriminator with {len(inputs)} inputs and num_classes={num_classes!r}"
         )
-    if tuple(inputs[0].shape[1:]) != tuple(image_shape):
+    got = tuple(inputs[0].shape[1:])
+    if len(got) != len(image_shape) or not all(d is None or d == want for d, want in zip(got, image_shape)):
         raise ValueError(
             f"Expected the discriminator's image input to have the generator's output shape {tuple(image_shape)}. "
             f"Received: discriminator input shape {tuple(inputs[0].shape[1:])}"

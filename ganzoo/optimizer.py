@@ -40,10 +40,12 @@ class GANOptimizer(keras.optimizers.Optimizer):
 
     def build_for(self, discriminator_variables, generator_variables):
         """Builds both members on their networks' trainable variables."""
+        self._d_variables = list(discriminator_variables)
+        self._g_variables = list(generator_variables)
         if self.built:
             return
-        self.d_optimizer.build(discriminator_variables)
-        self.g_optimizer.build(generator_variables)
+        self.d_optimizer.build(self._d_variables)
+        self.g_optimizer.build(self._g_variables)
         super().build(list(discriminator_variables) + list(generator_variables))
 
     def build(self, variables):
@@ -60,25 +62,16 @@ class GANOptimizer(keras.optimizers.Optimizer):
 
     @property
     def learning_rate(self):
-        """The common learning rate of both members; an error when they differ.
+        """The discriminator's learning rate; setting it rescales both rates and keeps their ratio.
 
-        Keras' `LearningRateScheduler` and `ReduceLROnPlateau` read and set
-        `model.optimizer.learning_rate`. While both networks share one rate,
-        reading gives it and setting sets both. With two rates (two-timescale
-        training) or a `LearningRateSchedule` member there is no one rate to
-        change: set `d_optimizer.learning_rate` and `g_optimizer.learning_rate`
-        yourself, or give each optimizer a `keras.optimizers.schedules`
-        schedule.
+        Keras' `LearningRateScheduler`, `ReduceLROnPlateau` and `TensorBoard`
+        read and set `model.optimizer.learning_rate`. Reading gives
+        `d_optimizer`'s rate. Setting it to `r` sets D's rate to `r` and
+        multiplies G's rate by the same factor, so a two-timescale pair (e.g.
+        4e-4 / 1e-4) keeps its ratio, and a pair with one rate stays equal.
+        A member whose rate is a `LearningRateSchedule` already sets its rate
+        every step: setting raises a clear error then.
         """
-        rates = [self._member_rate(arg, opt) for arg, opt in (("d_optimizer", self.d_optimizer), ("g_optimizer", self.g_optimizer))]
-        if rates[0] != rates[1]:
-            raise ValueError(
-                "Expected d_optimizer and g_optimizer to share one learning rate for model.optimizer.learning_rate "
-                "(as LearningRateScheduler and ReduceLROnPlateau use it). Received: d_optimizer.learning_rate="
-                f"{rates[0]:g}, g_optimizer.learning_rate={rates[1]:g}. Schedule each network's rate through "
-                "gan.d_optimizer.learning_rate / gan.g_optimizer.learning_rate, or give each optimizer a "
-                "keras.optimizers.schedules.LearningRateSchedule."
-            )
         return self.d_optimizer.learning_rate
 
     @learning_rate.setter
@@ -86,21 +79,21 @@ class GANOptimizer(keras.optimizers.Optimizer):
         if not hasattr(self, "g_optimizer"):  # the base constructor sets its own dummy rate
             return
         for arg, opt in (("d_optimizer", self.d_optimizer), ("g_optimizer", self.g_optimizer)):
-            self._member_rate(arg, opt)
-        current = self.learning_rate  # raises if the two differ
-        del current
+            inner = getattr(opt, "inner_optimizer", opt)
+            if isinstance(inner._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+                raise ValueError(
+                    f"Expected {arg} to have a constant learning rate for model.optimizer.learning_rate to set. "
+                    f"Received: {arg} with the schedule {inner._learning_rate!r}, which sets its rate every step."
+                )
+        d_rate, g_rate = (float(keras.ops.convert_to_numpy(o.learning_rate)) for o in (self.d_optimizer, self.g_optimizer))
+        value = float(keras.ops.convert_to_numpy(value))
         self.d_optimizer.learning_rate = value
-        self.g_optimizer.learning_rate = value
+        self.g_optimizer.learning_rate = g_rate * value / d_rate if d_rate else value
 
-    @staticmethod
-    def _member_rate(arg, optimizer):
-        inner = getattr(optimizer, "inner_optimizer", optimizer)
-        if isinstance(inner._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
-            raise ValueError(
-                f"Expected {arg} to have a constant learning rate for model.optimizer.learning_rate. Received: {arg} "
-                f"with the schedule {inner._learning_rate!r}, which already sets its rate every step."
-            )
-        return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    def finalize_variable_values(self, var_list):
+        """Lets each member finalize its own network's variables (e.g. write back `use_ema` averages)."""
+        self.d_optimizer.finalize_variable_values(getattr(self, "_d_variables", []))
+        self.g_optimizer.finalize_variable_values(getattr(self, "_g_variables", []))
 
     def apply(self, grads, trainable_variables=None):
         raise NotImplementedError(

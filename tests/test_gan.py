@@ -575,12 +575,36 @@ def test_reduce_lr_on_plateau_reaches_the_real_optimizers():
         np.testing.assert_allclose(float(keras.ops.convert_to_numpy(optimizer.learning_rate)), 0.01 * 0.5**2, rtol=1e-6)
 
 
-def test_a_scheduler_with_two_rates_is_refused_clearly():
+def test_a_scheduler_keeps_the_ratio_of_two_rates():
+    """Two-timescale rates (4e-4 / 1e-4): the scheduler reads D's rate and halving it halves both."""
     gan = compiled_gan("dcgan", d_optimizer=keras.optimizers.Adam(4e-4), g_optimizer=keras.optimizers.Adam(1e-4))
     schedule = keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.5)
-    with pytest.raises(ValueError, match="share one learning rate"):
+    gan.fit(random_images(8), batch_size=4, epochs=2, verbose=0, callbacks=[schedule])
+    assert float(keras.ops.convert_to_numpy(gan.d_optimizer.learning_rate)) == pytest.approx(1e-4)
+    assert float(keras.ops.convert_to_numpy(gan.g_optimizer.learning_rate)) == pytest.approx(2.5e-5)
+
+
+def test_a_scheduler_on_a_scheduled_member_is_refused_clearly():
+    rate = keras.optimizers.schedules.ExponentialDecay(1e-3, decay_steps=10, decay_rate=0.5)
+    gan = compiled_gan("dcgan", d_optimizer=keras.optimizers.Adam(rate), g_optimizer=keras.optimizers.Adam(1e-4))
+    schedule = keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.5)
+    with pytest.raises(ValueError, match="d_optimizer to have a constant learning rate"):
         gan.fit(random_images(8), batch_size=4, epochs=1, verbose=0, callbacks=[schedule])
-    assert float(keras.ops.convert_to_numpy(gan.d_optimizer.learning_rate)) == pytest.approx(4e-4)
+
+
+def test_reading_the_rate_of_two_rates_gives_the_discriminators():
+    """What TensorBoard and ReduceLROnPlateau read: never an error, D's rate."""
+    gan = compiled_gan("dcgan", d_optimizer=keras.optimizers.Adam(4e-4), g_optimizer=keras.optimizers.Adam(1e-4))
+    assert float(keras.ops.convert_to_numpy(gan.optimizer.learning_rate)) == pytest.approx(4e-4)
+
+
+def test_optimizer_ema_is_written_back_to_each_network():
+    """Adam(use_ema=True) on G: at the end of fit G's weights are its EMA (finalize_variable_values)."""
+    gan = compiled_gan("dcgan", g_optimizer=keras.optimizers.Adam(1e-2, use_ema=True, ema_momentum=0.5))
+    run_steps(gan, 3)
+    averages = [np.array(keras.ops.convert_to_numpy(v)) for v in gan.g_optimizer._model_variables_moving_average]
+    for variable, average in zip(gan.generator.trainable_variables, averages, strict=True):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(variable), average)
 
 
 def test_per_network_schedules_work_through_the_optimizers():
@@ -591,3 +615,58 @@ def test_per_network_schedules_work_through_the_optimizers():
     run_steps(gan, 1)
     np.testing.assert_allclose(float(keras.ops.convert_to_numpy(gan.d_optimizer.learning_rate)), 1e-3 * 0.5**5, rtol=1e-5)
     np.testing.assert_allclose(float(keras.ops.convert_to_numpy(gan.g_optimizer.learning_rate)), 1e-4, rtol=1e-6)
+
+
+# -- 13. the networks' own losses, and what fit refuses ------------------------------
+
+
+def test_discriminator_regularizers_are_part_of_its_loss():
+    """A zero-kernel critic outputs its bias b; with bias_regularizer L2(0.5) the logged d_loss is
+    the closed form at r = f = b plus 0.5 * b^2."""
+    b = 0.7
+    image = keras.Input(IMAGE_SHAPE)
+    dense = layers.Dense(1, kernel_initializer="zeros", bias_initializer=keras.initializers.Constant(b),
+                         bias_regularizer=keras.regularizers.L2(0.5))
+    critic = keras.Model(image, dense(layers.Flatten()(image)))
+    keras.utils.set_random_seed(0)
+    gan = GAN(tiny_generator(), critic, latent_dim=LATENT_DIM, seed=0)
+    gan.compile(keras.optimizers.SGD(0.0), adam())
+    logs = run_steps(gan, 1)
+    expected = np.logaddexp(0, -b) + np.logaddexp(0, b) + 0.5 * b**2
+    np.testing.assert_allclose(logs["d_loss"][0], expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs", [{"validation_split": 0.5}, {"validation_data": random_images(4)}])
+def test_validation_is_refused(kwargs):
+    gan = compiled_gan("dcgan")
+    with pytest.raises(ValueError, match="Expected no validation"):
+        gan.fit(random_images(8), batch_size=4, epochs=1, verbose=0, **kwargs)
+
+
+def test_compile_refuses_metrics():
+    with pytest.raises(ValueError, match="metrics"):
+        tiny_gan("dcgan").compile(adam(), adam(), metrics=["mae"])
+
+
+def test_a_conditional_generator_needs_num_classes():
+    with pytest.raises(ValueError, match="Expected num_classes=3"):
+        GAN(tiny_generator(NUM_CLASSES), tiny_discriminator(), latent_dim=LATENT_DIM)
+
+
+def test_latent_dim_must_be_an_int():
+    with pytest.raises(ValueError, match="latent_dim"):
+        GAN(tiny_generator(), tiny_discriminator(), latent_dim=float(LATENT_DIM))
+
+
+def test_batch_norm_inside_a_nested_critic_is_refused_with_a_penalty():
+    image = keras.Input(IMAGE_SHAPE)
+    inner = keras.Sequential([layers.Flatten(), layers.Dense(4), layers.BatchNormalization()])
+    critic = keras.Model(image, layers.Dense(1)(inner(image)))
+    with pytest.raises(ValueError, match="BatchNormalization"):
+        GAN(tiny_generator(), critic, latent_dim=LATENT_DIM, loss="wasserstein", gradient_penalty_weight=10.0)
+
+
+def test_backend_tensors_are_checked_like_arrays():
+    gan = compiled_gan("dcgan")
+    with pytest.raises(ValueError, match="scaled to \\[-1, 1\\]"):
+        gan.fit(tensor(random_images(8) * 100), batch_size=4, epochs=1, verbose=0)
