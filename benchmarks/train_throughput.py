@@ -216,8 +216,9 @@ def main(argv=None):
         f"filters {args.filters}; {args.steps} steps x {args.rounds} interleaved rounds; measured float32 matmul "
         "peak per backend: " + ", ".join(f"{w['name']} {w['peak'] / 1e9:.0f} GFLOP/s" for w in workers) + ".\n"
     )
-    print("| backend | variant | precision | XLA | images/s (median) | vs float32 | train GFLOP/image | GFLOP/s | % of f32 peak |")
-    print("|---|---|---|---|---:|---:|---:|---:|---:|")
+    print("| backend | variant | precision | XLA | images/s (median) | vs float32 | train GFLOP/image | GFLOP/s | % of f32 peak |"
+          + (" vs baseline |" if args.baseline else ""))
+    print("|---|---|---|---|---:|---:|---:|---:|---:|" + ("---:|" if args.baseline else ""))
     for w, config in jobs:
         rate = statistics.median(rates[(w["name"], config)])
         base_key = (w["name"], (config[0], "float32", config[2]))
@@ -226,7 +227,16 @@ def main(argv=None):
         print(
             f"| {w['name']} | {config[0]} | {config[1]} | {'yes' if config[2] else 'no'} | {rate:,.0f} | "
             f"{rate / base:.2f}x | {flops[config] / 1e9:.4f} | {gflops:.1f} | {100 * gflops * 1e9 / w['peak']:.1f}% |"
+            + (f" {_paired(rates, w['name'], config)} |" if args.baseline else "")
         )
+
+
+def _paired(rates, name, config):
+    """Median over rounds of this row's rate / the baseline's in the same round (TensorFlow rows only)."""
+    baseline = rates.get(("tensorflow (baseline)", config))
+    if name != "tensorflow" or not baseline:
+        return ""
+    return f"{statistics.median(a / b for a, b in zip(rates[(name, config)], baseline)):.3f}x"
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from keras.src.saving import serialization_lib
 
 from ganzoo import gradients, inputs
 from ganzoo.losses import get_loss, gradient_penalty_from_gradients
+from ganzoo import networks
 from ganzoo.networks import check_discriminator, describe_generator
 from ganzoo.optimizer import GANOptimizer, check_pair
 from ganzoo.sampling import generate_images
@@ -104,7 +105,7 @@ class GAN(keras.Model):
                 f"Expected gradient_penalty_weight to be a finite float >= 0. Received: gradient_penalty_weight={gradient_penalty_weight!r}"
             )
         if gradient_penalty_weight > 0 and any(isinstance(layer, keras.layers.BatchNormalization)
-                                               for layer in _all_layers(discriminator)):
+                                               for layer in networks.all_layers(discriminator)):
             raise ValueError(
                 "Expected a discriminator without BatchNormalization when gradient_penalty_weight > 0: the penalty "
                 "is per sample and batch norm mixes samples. Build it with normalization=None or 'layer'. "
@@ -191,9 +192,9 @@ class GAN(keras.Model):
                     f"adversarial loss is set in the constructor. Received: {key}={kwargs[key]!r}"
                 )
         check_pair(d_optimizer, g_optimizer)  # before wrapping, so errors name the user's objects
-        d_half = _computes_in_float16(self.discriminator)
+        d_half = networks.computes_in_float16(self.discriminator)
         # G's gradient flows through D as well as G.
-        for half, name in ((d_half, "d"), (d_half or _computes_in_float16(self.generator), "g")):
+        for half, name in ((d_half, "d"), (d_half or networks.computes_in_float16(self.generator), "g")):
             opt = d_optimizer if name == "d" else g_optimizer
             if half and not isinstance(opt, keras.optimizers.LossScaleOptimizer):
                 opt = keras.optimizers.LossScaleOptimizer(opt)
@@ -244,28 +245,7 @@ class GAN(keras.Model):
         return ops.cast(images, "float32"), labels
 
     def _critic_batches(self, images, labels):
-        """Splits one element into `discriminator_steps` real batches, `(images, labels)` each.
-
-        With B images and k steps each batch has ceil(B / k) images. When k
-        divides B these are k disjoint slices. Otherwise (a ragged last batch,
-        or a batch size that k does not divide) the last slice wraps around to
-        the first images, so that no image is dropped and no batch is empty,
-        even when B < k.
-        """
-        k = self.discriminator_steps
-        total = ops.shape(images)[0]
-        size = (total + k - 1) // k
-        static = isinstance(total, int)
-        batches = []
-        for step in range(k):
-            if static and total % k == 0:
-                index = slice(step * size, (step + 1) * size)
-                pick = lambda x: x[index]  # noqa: E731
-            else:
-                index = (ops.arange(size) + step * size) % total  # (size,)
-                pick = lambda x: ops.take(x, index, axis=0)  # noqa: E731
-            batches.append((pick(images), None if labels is None else pick(labels)))
-        return batches, size
+        return inputs.critic_batches(images, labels, self.discriminator_steps)
 
     def _inputs(self, images, labels):
         return images if labels is None else [images, labels]
@@ -280,7 +260,7 @@ class GAN(keras.Model):
         real_logits = self.discriminator(self._inputs(real_images, labels), training=True)
         fake_logits = self.discriminator(self._inputs(fake_images, labels), training=True)
         loss = self._adversarial.discriminator_loss(real_logits, fake_logits, 1.0 - self.label_smoothing)
-        loss = loss + _network_losses(self.discriminator)  # the user's regularizers, if any
+        loss = loss + networks.network_losses(self.discriminator)  # the user's regularizers, if any
         gp = ops.zeros((), "float32")
         if self.gradient_penalty_weight > 0:
             # One interpolation weight per sample, U[0, 1] (Gulrajani et al., algorithm 1).
@@ -297,7 +277,7 @@ class GAN(keras.Model):
     def _g_loss(self, batch, labels):
         z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
         fake_logits = self.discriminator(self._inputs(self.generator(self._inputs(z, labels), training=True), labels), training=True)
-        return self._adversarial.generator_loss(fake_logits) + _network_losses(self.generator), None
+        return self._adversarial.generator_loss(fake_logits) + networks.network_losses(self.generator), None
 
     def train_step(self, *args):
         """One alternating update; on JAX, the stateless `train_step(state, data)` of the JAX trainer."""
@@ -371,26 +351,3 @@ class GAN(keras.Model):
         """Generates `n` images in [-1, 1] (see `ganzoo.generate_images`)."""
         return generate_images(self.generator, n, labels=labels, seed=seed, batch_size=batch_size,
                                num_classes=self.num_classes)
-
-
-def _all_layers(model):
-    """Every layer of `model`, nested models' layers included (not `model` itself)."""
-    stack, found = list(getattr(model, "layers", [])), []
-    while stack:
-        layer = stack.pop()
-        found.append(layer)
-        stack.extend(getattr(layer, "layers", []))
-    return found
-
-
-def _computes_in_float16(model):
-    """True if any layer of `model` (nested models included) computes in float16."""
-    return any(getattr(layer, "compute_dtype", None) == "float16" for layer in _all_layers(model))
-
-
-def _network_losses(model):
-    """The sum of a network's own losses (weight and activity regularizers, `add_loss`), float32; 0 if none."""
-    losses = model.losses
-    if not losses:
-        return 0.0
-    return ops.sum(ops.stack([ops.cast(ops.reshape(loss, ()), "float32") for loss in losses]))

@@ -140,3 +140,27 @@ def check_discriminator(discriminator, image_shape, num_classes):
             f"Expected the discriminator's label encoder to have num_classes={num_classes} classes. "
             f"Received: a discriminator whose label encoder has {inferred}"
         )
+
+
+def all_layers(model):
+    """Every layer of `model`, nested models' layers included (not `model` itself)."""
+    stack, found = list(getattr(model, "layers", [])), []
+    while stack:
+        layer = stack.pop()
+        found.append(layer)
+        stack.extend(getattr(layer, "layers", []))
+    return found
+
+
+def computes_in_float16(model):
+    """True if any layer of `model` (nested models included) computes in float16."""
+    return any(getattr(layer, "compute_dtype", None) == "float16" for layer in all_layers(model))
+
+
+def network_losses(model):
+    """The sum of a network's own losses (weight and activity regularizers, `add_loss`), float32; 0 if none."""
+    losses = model.losses
+    if not losses:
+        return 0.0
+    ops = keras.ops
+    return ops.sum(ops.stack([ops.cast(ops.reshape(loss, ()), "float32") for loss in losses]))

@@ -39,3 +39,31 @@ def test_non_editable_install_runs_from_another_directory():
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "check_install: OK" in result.stdout
+
+
+def test_without_keras_the_error_names_the_extras(tmp_path):
+    """A base install (no Keras, no backend): ganzoo imports, lists presets, and using the
+    training API gives one error that says which extra to install."""
+    blocker = tmp_path / "sitecustomize.py"
+    blocker.write_text(
+        "import importlib.abc, sys\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('keras', 'tensorflow', 'jax', 'torch'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO}"}
+    code = (
+        "import ganzoo\n"
+        "try:\n"
+        "    ganzoo.GAN\n"
+        "except ImportError as e:\n"
+        "    print('ERROR:', e)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "ganzoo[tensorflow]" in result.stdout and "ganzoo[jax]" in result.stdout, result.stdout
+    cli = subprocess.run([sys.executable, "-m", "ganzoo", "train", "dcgan", "--epochs", "1", "--out", str(tmp_path / "r")],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert cli.returncode == 2 and "ganzoo[tensorflow]" in cli.stderr and "Traceback" not in cli.stderr, cli.stderr

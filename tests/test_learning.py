@@ -18,7 +18,9 @@ pytestmark = pytest.mark.backends
 
 EPOCHS = 12  # 12 x 44 steps of 32 images; ~20 s on two busy cores
 MIN_ACCURACY = 0.70  # measured 0.86-0.93 over seeds 0-3 after 12 epochs; untrained: 0.10
-MIN_CLASS_ACCURACY = 0.4  # no class dropped: measured minimum 0.66
+# No class dropped. Measured per-class minimum: ganzoo networks 0.66 (TensorFlow, seeds 0-3); the
+# Embedding networks 0.38-0.80 (seeds 0-2 on TensorFlow, JAX and PyTorch; overall 0.79-0.95).
+MIN_CLASS_ACCURACY = {"ganzoo": 0.4, "embedding": 0.25}
 MAX_DISTANCE_RATIO = 2.0  # measured 1.5-1.7; untrained generator 3.5, uniform noise 4.6
 SAMPLES_PER_CLASS = 50
 
@@ -80,5 +82,5 @@ def test_conditional_gan_learns_the_requested_digits(networks):
     assert score["classifier_accuracy"] >= 0.95, score
     assert score["accuracy_before"] <= 0.25, score  # the criterion can fail
     assert score["accuracy"] >= MIN_ACCURACY, score
-    assert score["per_class"].min() >= MIN_CLASS_ACCURACY, score
+    assert score["per_class"].min() >= MIN_CLASS_ACCURACY[networks], score
     assert score["distance_ratio"] <= MAX_DISTANCE_RATIO, score
