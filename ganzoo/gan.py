@@ -236,16 +236,11 @@ class GAN(keras.Model):
     # -- training ---------------------------------------------------------
 
     def _unpack(self, data):
-        images, labels = (data, None) if not isinstance(data, (tuple, list)) else (tuple(data) + (None,))[:2]
-        if isinstance(images, (tuple, list)):  # fit(x=(images, labels)) arrives nested
-            images, labels = (tuple(images) + (None,))[:2]
+        images, labels = inputs.split_element(data)
         inputs.check_batch_structure(images, labels, self.image_shape, self.num_classes)
         if labels is not None:
             labels = gradients.check_labels(ops.reshape(ops.cast(labels, "int32"), (-1,)), self.num_classes)
         return ops.cast(images, "float32"), labels
-
-    def _critic_batches(self, images, labels):
-        return inputs.critic_batches(images, labels, self.discriminator_steps)
 
     def _inputs(self, images, labels):
         return images if labels is None else [images, labels]
@@ -288,7 +283,7 @@ class GAN(keras.Model):
 
     def _train_step(self, data):
         images, labels = self._unpack(data)
-        batches, batch = self._critic_batches(images, labels)
+        batches, batch = inputs.critic_batches(images, labels, self.discriminator_steps)
         d_vars = self.discriminator.trainable_variables
         for real, step_labels in batches:
             d_loss, (d_real, d_fake, gp) = gradients.minimize(
@@ -312,8 +307,9 @@ class GAN(keras.Model):
         on the host, so a bad batch is an error on every backend and device
         (XLA would drop an in-graph check).
         """
-        for key in ("validation_data", "validation_split", "validation_steps", "validation_freq"):
-            if kwargs.get(key) is not None and (key != "validation_split" or kwargs[key]) and key != "validation_freq":
+        for key in ("validation_data", "validation_split", "validation_steps"):
+            value = kwargs.get(key)
+            if value is not None and not (key == "validation_split" and value == 0):
                 raise ValueError(
                     f"Expected no {key}: a GAN has no validation loss to evaluate (monitor quality with "
                     f"ganzoo.callbacks.FrechetDistanceMonitor). Received: {key}={kwargs[key]!r}"

@@ -9,6 +9,7 @@ which Keras switches on by default on a GPU, and a traced JAX step has no
 values to look at.
 """
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -18,8 +19,6 @@ _PIXEL_TOLERANCE = 1e-3  # resizing and float rounding may overshoot [-1, 1] a l
 
 
 def _dtype_name(x):
-    import keras
-
     dtype = x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
     return keras.backend.standardize_dtype(dtype)
 
@@ -89,7 +88,8 @@ def check_values(images, labels, num_classes, where="x"):
             )
 
 
-def _split(element):
+def split_element(element):
+    """`(images, labels)` of a `fit` element: images, `(images, labels)`, or `((images, labels),)` nested."""
     if isinstance(element, (tuple, list)):
         images, labels = (tuple(element) + (None,))[:2]
         if isinstance(images, (tuple, list)):
@@ -105,7 +105,7 @@ def _check_dataset(dataset, image_shape, num_classes):
         "" if num_classes is None else f" and labels in [0, {num_classes}) (num_classes={num_classes})")
 
     def check(*element):
-        images, labels = _split(element[0] if len(element) == 1 else element)
+        images, labels = split_element(element[0] if len(element) == 1 else element)
         checks = []
         if images.dtype.is_floating:
             limit = tf.cast(1 + _PIXEL_TOLERANCE, images.dtype)
@@ -129,7 +129,7 @@ def _check_dataset(dataset, image_shape, num_classes):
 
 def _checked_iterator(iterator, num_classes):
     for element in iterator:
-        images, labels = _split(element)
+        images, labels = split_element(element)
         check_values(gradients.to_numpy(images), None if labels is None else gradients.to_numpy(labels), num_classes)
         yield element
 
@@ -156,7 +156,7 @@ def checked_fit_data(x, y, image_shape, num_classes):
     if y is not None:
         images, labels = x, y
     else:
-        images, labels = _split(x) if isinstance(x, (tuple, list)) else (x, None)
+        images, labels = split_element(x) if isinstance(x, (tuple, list)) else (x, None)
     if _is_array(images):  # NumPy, JAX, TensorFlow or PyTorch arrays: check the values now
         images = gradients.to_numpy(images)
         labels = None if labels is None else (gradients.to_numpy(labels) if _is_array(labels) else np.asarray(labels))

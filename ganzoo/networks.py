@@ -9,6 +9,7 @@ depends on a ganzoo layer: networks built with plain Keras layers (an
 """
 
 import keras
+from keras import ops
 
 
 def _label_encoders(model):
@@ -162,5 +163,4 @@ def network_losses(model):
     losses = model.losses
     if not losses:
         return 0.0
-    ops = keras.ops
     return ops.sum(ops.stack([ops.cast(ops.reshape(loss, ()), "float32") for loss in losses]))

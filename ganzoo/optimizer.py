@@ -76,8 +76,6 @@ class GANOptimizer(keras.optimizers.Optimizer):
 
     @learning_rate.setter
     def learning_rate(self, value):
-        if not hasattr(self, "g_optimizer"):  # the base constructor sets its own dummy rate
-            return
         for arg, opt in (("d_optimizer", self.d_optimizer), ("g_optimizer", self.g_optimizer)):
             inner = getattr(opt, "inner_optimizer", opt)
             if isinstance(inner._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
