@@ -31,8 +31,8 @@ import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-import export  # noqa: E402
-from export.runtime import OnnxGenerator, physical_cores  # noqa: E402
+from ganzoo import export  # noqa: E402
+from ganzoo.export.runtime import OnnxGenerator, physical_cores  # noqa: E402
 from ganzoo.models import dcgan_generator, describe_generator  # noqa: E402
 
 BATCH_SIZES = (1, 16, 256)
@@ -43,7 +43,7 @@ def build_generator(model):
     if model is None:
         keras.utils.set_random_seed(0)
         return dcgan_generator((28, 28, 1), 100, filters=64), "dcgan 28x28x1, filters 64, latent 100"
-    from export.onnx_export import _resolve
+    from ganzoo.export.onnx_export import _resolve
 
     generator, _ = _resolve(model)
     return generator, model

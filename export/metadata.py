@@ -145,4 +145,10 @@ def read_sidecar(path):
     if not os.path.exists(target):
         return None
     with open(target, encoding="utf-8") as file:
-        return json.load(file)
+        try:
+            metadata = json.load(file)
+        except (ValueError, RecursionError) as error:
+            raise ValueError(f"Expected a JSON object in the sidecar {target}. Received invalid JSON: {error}") from None
+    if not isinstance(metadata, dict):
+        raise ValueError(f"Expected a JSON object in the sidecar {target}. Received: {type(metadata).__name__}")
+    return metadata

@@ -15,10 +15,10 @@ import keras
 import onnx
 
 import ganzoo
-from export import graph_edits
-from export import metadata as metadata_lib
-from export import verification
-from export.precision import float32_copy
+from ganzoo.export import graph_edits, graph_folding, portable_ops
+from ganzoo.export import metadata as metadata_lib
+from ganzoo.export import verification
+from ganzoo.export.precision import float32_copy
 from ganzoo.networks import describe_generator
 
 # tf2onnx 1.17 converts up to opset 18; Round and Clip(min, max) need 11.
@@ -110,6 +110,8 @@ def _convert(generator, spec, opset):
         model = onnx.load(raw)
     graph_edits.name_inputs_and_output(model, [s.name for s in specs], "image")
     graph_edits.name_batch_dimension(model)
+    portable_ops.one_hot_to_gather(model)  # runs in every runtime, ONNX's reference evaluator included
+    graph_folding.fold_affine_into_linear(model)  # batch norm and biases into the weights: fewer passes
     return model
 
 

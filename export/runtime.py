@@ -1,11 +1,12 @@
 """Run an exported ganzoo generator with onnxruntime: no TensorFlow, no Keras.
 
 This module imports only numpy, onnxruntime and the standard library (and
-`export.metadata`, which is standard library only), so an app can ship it
-with the ONNX file alone.
+`ganzoo.export.metadata`, which is standard library only), so an app can
+ship it with the ONNX file alone. `OnnxGenerator.from_preset` adds the zoo
+client (`ganzoo.zoo`, `ganzoo.hub`: standard library only).
 
 Example:
-    >>> from export.runtime import OnnxGenerator
+    >>> from ganzoo.export.runtime import OnnxGenerator
     >>> generator = OnnxGenerator("generator.onnx")
     >>> images = generator.generate(16, labels=3, seed=0)  # uint8 (16, H, W, C)
 """
@@ -15,7 +16,7 @@ import os
 import numpy as np
 import onnxruntime as ort
 
-from export import metadata as metadata_lib
+from ganzoo.export import metadata as metadata_lib
 
 
 def physical_cores():
@@ -55,6 +56,31 @@ def default_session_options(intra_op_threads=None):
     options.intra_op_num_threads = intra_op_threads or physical_cores()
     options.inter_op_num_threads = 1
     return options
+
+
+def _is_int(value, low):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _check_metadata(metadata, path):
+    """Returns `(latent_dim, num_classes, image_shape, output_dtype)`, or raises naming the bad key."""
+    rules = {
+        "latent_dim": ("a positive int", lambda v: _is_int(v, 1)),
+        "num_classes": ("null or an int >= 2", lambda v: v is None or _is_int(v, 2)),
+        "image_shape": ("[height, width, channels] of positive ints",
+                        lambda v: isinstance(v, list) and len(v) == 3 and all(_is_int(d, 1) for d in v)),
+        "output_dtype": ("'float32' or 'uint8'", lambda v: v in ("float32", "uint8")),
+        "class_names": ("null or one string per class", lambda v: v is None or (
+            isinstance(v, list) and all(isinstance(n, str) for n in v)
+            and len(v) == metadata.get("num_classes"))),
+    }
+    for key, (form, ok) in rules.items():
+        if key not in metadata and key != "class_names":
+            raise ValueError(f"Expected the key {key!r} ({form}) in the metadata of {path}. Received: no such key")
+        if not ok(metadata.get(key)):
+            raise ValueError(f"Expected {key} in the metadata of {path} to be {form}. Received: {key}={metadata[key]!r}")
+    return (metadata["latent_dim"], metadata["num_classes"], tuple(metadata["image_shape"]),
+            np.dtype(metadata["output_dtype"]))
 
 
 class OnnxGenerator:
@@ -99,12 +125,64 @@ class OnnxGenerator:
                 f"Expected an ONNX file exported by ganzoo (metadata_props or a sidecar {path}.json "
                 f"with format={metadata_lib.FORMAT!r}). Received: path={path!r}"
             )
-        self.latent_dim = int(self.metadata["latent_dim"])
-        self.num_classes = self.metadata["num_classes"]
+        facts = _check_metadata(self.metadata, path)
+        self.latent_dim, self.num_classes, self.image_shape, self.output_dtype = facts
         self.class_names = self.metadata.get("class_names")
-        self.image_shape = tuple(int(d) for d in self.metadata["image_shape"])
-        self.output_dtype = np.dtype(self.metadata["output_dtype"])
         self._input_names = [value.name for value in self.session.get_inputs()]
+        self._check_graph()
+
+    def _check_graph(self):
+        """Refuses metadata that disagrees with the graph's own inputs and output."""
+        inputs = {value.name: value for value in self.session.get_inputs()}
+        expected = {"z", "label"} if self.num_classes is not None else {"z"}
+        z_shape = inputs["z"].shape if "z" in inputs else None
+        problem = None
+        if set(inputs) != expected:
+            problem = f"graph inputs {sorted(inputs)} where num_classes={self.num_classes} means {sorted(expected)}"
+        elif len(z_shape) != 2 or (isinstance(z_shape[1], int) and z_shape[1] != self.latent_dim):
+            problem = f"input z of shape {z_shape} where latent_dim={self.latent_dim}"
+        elif [value.name for value in self.session.get_outputs()] != ["image"]:
+            problem = f"outputs {[value.name for value in self.session.get_outputs()]} instead of ['image']"
+        if problem:
+            raise ValueError(f"Expected the metadata of {self.path} to describe its graph. Received: {problem}")
+
+    @classmethod
+    def from_preset(cls, name, hub=None, **kwargs):
+        """Returns the ONNX generator of a zoo preset, downloaded (sha256-verified) or from the cache.
+
+        Needs only the base install (numpy, onnxruntime): the preset JSON
+        and its ONNX file come through the same hub, cache and offline rules
+        as `ganzoo.load_generator` (`$GANZOO_HUB_URL`, `$GANZOO_CACHE`,
+        `$GANZOO_OFFLINE`).
+
+        Args:
+            name: a preset name, e.g. `"cgan_fashion_mnist"`.
+            hub: a directory or `http(s)://` URL of a hub; default
+                `$GANZOO_HUB_URL`, else the presets shipped in the package.
+            **kwargs: passed to `OnnxGenerator` (`intra_op_threads`,
+                `providers`).
+
+        Raises:
+            ValueError: an unknown name (listing the known ones), a preset
+                without an ONNX file, a hash mismatch, or a file that
+                disagrees with its preset.
+            FileNotFoundError, ConnectionError: the file cannot be had.
+
+        Example:
+            >>> generator = OnnxGenerator.from_preset("cgan_fashion_mnist")
+            >>> pixels = generator.generate(10, labels=list(range(10)), seed=0)  # uint8 (10, 28, 28, 1)
+        """
+        from ganzoo import zoo  # standard library only: no Keras
+
+        config = zoo.load_config(name, hub)
+        generator = cls(zoo.onnx_path(name, hub, config), **kwargs)
+        for key, value in (("latent_dim", generator.latent_dim), ("num_classes", generator.num_classes)):
+            if value != config["gan"][key]:
+                raise ValueError(
+                    f"Expected the ONNX generator of preset {name!r} to have {key}={config['gan'][key]!r}. "
+                    f"Received: {key}={value!r} in {generator.path}"
+                )
+        return generator
 
     def __repr__(self):
         return (

@@ -4,8 +4,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto
 
-from export import graph_edits
-from export.precision import float32_copy
+from ganzoo.export import graph_edits
+from ganzoo.export.precision import float32_copy
 from ganzoo.networks import describe_generator
 
 # Float32 parity between Keras and onnxruntime is about 6e-7 (PITFALLS).

@@ -14,6 +14,8 @@ import ganzoo
 
 COMMAND_MODULES = (
     "ganzoo.commands.train",
+    "ganzoo.commands.generate",
+    "ganzoo.commands.serve",
     "ganzoo.commands.zoo",
     "ganzoo.commands.export",
     "ganzoo.commands.evaluate",

@@ -56,6 +56,9 @@ DATASET_DEFAULTS = {
 
 _INT, _FLOAT, _STR, _DICT = "int", "float", "str", "dict"
 _TOP_KEYS = ("variant", "description", "generator", "discriminator", "gan", "recipe", "weights", "training", "quality")
+# Optional top-level keys: absent means null. `onnx` is the published ONNX
+# generator (uint8 pixels out) that apps run with onnxruntime alone.
+_OPTIONAL_TOP_KEYS = ("onnx",)
 _GAN_KEYS = {
     "latent_dim": (_INT, False),
     "loss": (_STR, False),
@@ -75,6 +78,7 @@ _RECIPE_KEYS = {
     "ema_decay": (_FLOAT, True),
 }
 _WEIGHTS_KEYS = {"file": (_STR, True), "sha256": (_STR, True), "size_bytes": (_INT, True)}
+_ONNX_KEYS = {"file": (_STR, False), "sha256": (_STR, False), "size_bytes": (_INT, False)}
 _TRAINING_KEYS = {"seconds": (_FLOAT, False), "command": (_STR, False), "ganzoo_version": (_STR, False)}
 
 
@@ -157,10 +161,11 @@ def validate_config(config, source=None):
     """
     if not isinstance(config, dict):
         raise ValueError(f"Expected a preset config object{' in ' + source if source else ''}. Received: {config!r}")
-    unknown = sorted(set(config) - set(_TOP_KEYS))
+    unknown = sorted(set(config) - set(_TOP_KEYS) - set(_OPTIONAL_TOP_KEYS))
     if unknown:
         raise ValueError(
-            f"Expected only the keys {sorted(_TOP_KEYS)} in {source or 'the config'}. Received unknown key {unknown[0]}"
+            f"Expected only the keys {sorted(_TOP_KEYS + _OPTIONAL_TOP_KEYS)} in {source or 'the config'}. "
+            f"Received unknown key {unknown[0]}"
         )
     missing = sorted(set(_TOP_KEYS) - set(config))
     if missing:
@@ -196,6 +201,10 @@ def validate_config(config, source=None):
                  "to be null or in (0, 1)", recipe["ema_decay"], source)
 
     _check_dict(config["weights"], _WEIGHTS_KEYS, "weights", source)
+    if config.get("onnx") is not None:
+        _check_dict(config["onnx"], _ONNX_KEYS, "onnx", source)
+        _check_range(config["onnx"]["file"].endswith(".onnx"), "onnx.file", "to end in .onnx", config["onnx"]["file"],
+                     source)
     if config["training"] is not None:
         _check_dict(config["training"], _TRAINING_KEYS, "training", source)
     if config["quality"] is not None and not isinstance(config["quality"], dict):

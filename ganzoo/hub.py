@@ -10,15 +10,16 @@ one per line, so that an HTTP hub can be listed). The default hub is the
 
 Files on a local hub are read in place and verified; files on an HTTP hub
 are downloaded once into the cache, `$GANZOO_CACHE` or
-`$KERAS_HOME/ganzoo` (default `~/.keras/ganzoo`), by
-`keras.utils.get_file` into a temporary name in the cache directory, then
+`$KERAS_HOME/ganzoo` (default `~/.keras/ganzoo`), by `ganzoo.download`
+(standard library only; stall and overall deadlines, a size cap) into a
+temporary name in the cache directory, then
 verified against the preset's sha256 and moved under the final name with
 `os.replace` (atomic), under an `fcntl` lock. A partial or corrupt download
 is never found under the final name. `GANZOO_OFFLINE=1` uses the cache
 only.
 
-This module imports Keras only when it downloads, so listing presets stays
-free of TensorFlow.
+This module imports neither Keras nor TensorFlow, so the base install (the
+ONNX runtime and the zoo client) can list and download presets.
 """
 
 import contextlib
@@ -26,12 +27,12 @@ import hashlib
 import os
 import re
 import secrets
-import socket
 import tempfile
-import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+
+from ganzoo.download import DownloadError, download, read_url
 
 try:  # POSIX only; elsewhere concurrent downloads still end in an atomic rename
     import fcntl
@@ -44,8 +45,9 @@ OFFLINE_ENV = "GANZOO_OFFLINE"
 INDEX_FILE = "index.txt"
 # File names a preset may point at: no directories, no hidden files.
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-# Seconds before a stalled connection fails (urlretrieve itself has no timeout).
-DOWNLOAD_TIMEOUT = 60
+_PRESET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+# Preset JSON files and index.txt are read whole; a hub sending more is cut off.
+MAX_TEXT_BYTES = 16 << 20
 
 
 def shipped_dir():
@@ -167,40 +169,7 @@ def _locked(lock_path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-@contextlib.contextmanager
-def _socket_timeout(seconds):
-    # urlretrieve (used by get_file) takes no timeout; set the default only if nobody else did.
-    previous = socket.getdefaulttimeout()
-    if previous is None:
-        socket.setdefaulttimeout(seconds)
-    try:
-        yield
-    finally:
-        if previous is None:
-            socket.setdefaulttimeout(None)
-
-
-def _download_error(error, url, hub, filename):
-    """Turns get_file's bare `Exception("URL fetch failure ...")` into a specific error."""
-    cause = error if isinstance(error, OSError) else error.__context__
-    if isinstance(cause, urllib.error.HTTPError):
-        if cause.code == 404:
-            return FileNotFoundError(
-                f"Expected the hub {hub.url} to hold {filename}. Received: HTTP 404 Not Found for {url}"
-            )
-        return ConnectionError(f"Could not download {url}: HTTP {cause.code} {cause.reason}")
-    if isinstance(cause, urllib.error.ContentTooShortError):
-        return ConnectionError(f"The download of {url} was cut off: {cause.reason}")
-    if isinstance(cause, OSError):
-        reason = getattr(cause, "reason", cause)
-        return ConnectionError(
-            f"Could not reach the hub {hub.url} to download {filename}: {reason}. Point GANZOO_HUB_URL "
-            f"(or --hub) at a reachable mirror, or set {OFFLINE_ENV}=1 to use only the cache."
-        )
-    return ConnectionError(f"Could not download {url}: {error}")
-
-
-def fetch(hub, filename, sha256, *, cache_subdir):
+def fetch(hub, filename, sha256, *, cache_subdir, size_bytes=None):
     """Returns a local, sha256-verified path of `filename` on `hub`.
 
     A local hub's file is verified and used in place. An HTTP hub's file is
@@ -214,6 +183,8 @@ def fetch(hub, filename, sha256, *, cache_subdir):
         sha256: the expected hex digest.
         cache_subdir: a plain directory name under the cache root, e.g. the
             preset name.
+        size_bytes: the file's size from the preset; a download is cut off
+            past it (None: no cap).
 
     Returns:
         A `pathlib.Path`.
@@ -256,17 +227,19 @@ def fetch(hub, filename, sha256, *, cache_subdir):
             )
         partial = _temporary_name(target)
         url = hub.file_url(filename)
-        from keras.utils import get_file
-
         try:
-            with _socket_timeout(DOWNLOAD_TIMEOUT):
-                get_file(fname=partial.name, origin=url, cache_dir=str(directory), cache_subdir=str(directory))
-        except Exception as error:  # get_file raises a bare Exception for HTTP and URL errors
-            partial.unlink(missing_ok=True)
-            raise _download_error(error, url, hub, filename) from error
-        except BaseException:  # interrupted: get_file removed the partial file; make sure
-            partial.unlink(missing_ok=True)
-            raise
+            download(url, partial, max_bytes=size_bytes)
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"Expected the hub {hub.url} to hold {filename}. Received: HTTP 404 Not Found for {url}"
+            ) from None
+        except DownloadError as error:
+            raise ConnectionError(
+                f"Could not reach the hub {hub.url} to download {filename}: {error}. Point {HUB_ENV} (or --hub) at a "
+                f"reachable mirror, or set {OFFLINE_ENV}=1 to use only the cache."
+            ) from None
+        except OSError as error:  # writing the cache: a full disk, no permission
+            raise OSError(f"Could not write {filename} into the cache {directory}: {error}") from None
         error = _mismatch(filename, url, sha256, partial)
         if error:
             partial.unlink(missing_ok=True)
@@ -301,10 +274,16 @@ def read_text(hub, filename, *, cache_subdir=None):
         )
     url = hub.file_url(filename)
     try:
-        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
-            text = response.read().decode("utf-8")
-    except (urllib.error.URLError, OSError) as error:
-        raise _download_error(error, url, hub, filename) from error
+        text = read_url(url, max_bytes=MAX_TEXT_BYTES).decode("utf-8")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"Expected the hub {hub.url} to hold {filename}. Received: HTTP 404 Not Found for {url}") from None
+    except DownloadError as error:
+        raise ConnectionError(
+            f"Could not reach the hub {hub.url} to download {filename}: {error}. Point {HUB_ENV} (or --hub) at a "
+            f"reachable mirror, or set {OFFLINE_ENV}=1 to use only the cache."
+        ) from None
+    except UnicodeDecodeError:
+        raise ValueError(f"Expected UTF-8 text in {url}. Received: undecodable bytes") from None
     if cached is not None:
         write_atomic(cached, text.encode("utf-8"))
     return text
@@ -335,7 +314,8 @@ def write_atomic(path, data):
 def list_names(hub):
     """Returns the preset names on a hub: `*.json` stems of a local hub, `index.txt` of an HTTP one."""
     if hub.local is not None:
-        return sorted(p.stem for p in hub.local.glob("*.json") if _FILE_NAME.match(p.name))
+        # Preset names have no dots: `<name>.onnx.json` sidecars are not presets.
+        return sorted(p.stem for p in hub.local.glob("*.json") if _PRESET_NAME.match(p.stem))
     key = "hub-" + hashlib.sha256(hub.url.encode("utf-8")).hexdigest()[:16]
     text = read_text(hub, INDEX_FILE, cache_subdir=key)
     return sorted({line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")})

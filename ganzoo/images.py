@@ -40,7 +40,8 @@ def grid_array(images, nrow=None, padding=2, pad_value=128, scale=None):
     partial row are `pad_value` too.
 
     Args:
-        images: `(N, H, W, C)` in [-1, 1], `C` 1 (grey) or 3 (RGB).
+        images: `(N, H, W, C)` floats in [-1, 1], or uint8 pixels; `C` 1
+            (grey) or 3 (RGB).
         nrow: images per row (as in torchvision's `make_grid`); default
             `ceil(sqrt(N))`.
         padding: border width in pixels (after upscaling).
@@ -67,7 +68,7 @@ def grid_array(images, nrow=None, padding=2, pad_value=128, scale=None):
         raise ValueError(f"Expected scale to be a positive int. Received: scale={scale!r}")
     if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
         raise ValueError(f"Expected padding to be an int >= 0. Received: padding={padding!r}")
-    pixels = to_uint8(images)
+    pixels = images if images.dtype == np.uint8 else to_uint8(images)  # uint8: pixels already (an ONNX export)
     pixels = pixels.repeat(scale, axis=1).repeat(scale, axis=2)  # (N, H*scale, W*scale, C)
     cols, rows = min(nrow, n), math.ceil(n / nrow)
     ch, cw = h * scale + padding, w * scale + padding
@@ -82,7 +83,7 @@ def save_grid(images, path, nrow=None, padding=2, pad_value=128, scale=None):
     """Writes images in [-1, 1] as one PNG grid (greyscale or RGB).
 
     Args:
-        images: `(N, H, W, C)` in [-1, 1], `C` 1 or 3.
+        images: `(N, H, W, C)` floats in [-1, 1] or uint8 pixels, `C` 1 or 3.
         path: the PNG file; its folder is created.
         nrow, padding, pad_value, scale: see `grid_array`.
 

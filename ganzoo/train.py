@@ -195,7 +195,7 @@ def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=
 
 
 def _export(generator, path, keras_file=None):
-    """Exports with `export.to_onnx` if that package is installed; warns and returns None if not.
+    """Exports with `ganzoo.export.to_onnx` if onnx and tf2onnx are installed; warns and returns None if not.
 
     The exporter runs on the TensorFlow backend (Keras' ONNX export through
     tf2onnx). On JAX or PyTorch the saved `.keras` generator is exported in a
@@ -204,14 +204,13 @@ def _export(generator, path, keras_file=None):
     if keras.backend.backend() != "tensorflow":
         return _export_in_tensorflow(keras_file, path)
     try:
-        import export
+        from ganzoo.export.onnx_export import to_onnx
     except ModuleNotFoundError as error:
-        if error.name != "export":
-            raise
-        export = None
-    to_onnx = getattr(export, "to_onnx", None)
-    if to_onnx is None:
-        warnings.warn("ONNX export skipped: the `export` package (export.to_onnx) is not available.", stacklevel=3)
+        warnings.warn(
+            f"ONNX export skipped: the exporter needs {error.name} (onnx and tf2onnx come with "
+            "pip install 'ganzoo[tensorflow]').",
+            stacklevel=3,
+        )
         return None
     to_onnx(generator, path)
     return path

@@ -22,7 +22,6 @@ import json
 import os
 import re
 import zipfile
-from pathlib import Path
 
 from ganzoo import hub as hub_lib
 from ganzoo.config import validate_config
@@ -148,7 +147,34 @@ def weights_path(name, hub=None, config=None):
             f"Expected preset {name!r} to have published weights. Received: weights.file={weights['file']!r}, "
             f"weights.sha256={weights['sha256']!r}. Train it with `ganzoo train {name}`."
         )
-    return hub_lib.fetch(hub_lib.Hub(hub), weights["file"], weights["sha256"], cache_subdir=name)
+    return hub_lib.fetch(
+        hub_lib.Hub(hub), weights["file"], weights["sha256"], cache_subdir=name, size_bytes=weights["size_bytes"]
+    )
+
+
+def onnx_path(name, hub=None, config=None):
+    """Returns a local, sha256-verified path of the preset's ONNX generator (uint8 pixels out).
+
+    The same hub, cache and offline rules as `weights_path`; this needs
+    neither Keras nor TensorFlow, so the base install can run a preset with
+    `ganzoo.export.OnnxGenerator.from_preset`. The metadata sidecar
+    (`<file>.json`, for onnxruntime-web) is not needed here: the file
+    carries the same facts in its `metadata_props`.
+
+    Raises:
+        ValueError: the preset has no ONNX file, or a hash mismatch.
+        FileNotFoundError, ConnectionError: see `ganzoo.hub.fetch`.
+    """
+    config = load_config(name, hub) if config is None else config
+    published = config.get("onnx")
+    if published is None:
+        raise ValueError(
+            f"Expected preset {name!r} to have a published ONNX generator (an `onnx` entry). Received: none. "
+            f"Export one with `ganzoo export {name} -o {name}.onnx --uint8`."
+        )
+    return hub_lib.fetch(
+        hub_lib.Hub(hub), published["file"], published["sha256"], cache_subdir=name, size_bytes=published["size_bytes"]
+    )
 
 
 def _walk(value):
@@ -266,84 +292,6 @@ def gan_from_preset(name, hub=None, **compile_kwargs):
     gan = build_gan(config, compile=True, **compile_kwargs)
     gan.generator.set_weights(generator.get_weights())
     return gan
-
-
-def publish(run_dir, name, hub_dir, *, description=None):
-    """Publishes a `ganzoo train` run as preset `name` into a hub directory.
-
-    Writes `<hub_dir>/<name>.keras` (the run's `generator.keras`, rebuilt
-    under float32 from the preset's generator spec), `<hub_dir>/<name>.json`
-    (the run's `config.json` with `weights` pointing at it: file, sha256,
-    size) and adds `name` to `<hub_dir>/index.txt`. Each file is written
-    atomically. Serve `hub_dir` with any static file server and point
-    `GANZOO_HUB_URL` at it.
-
-    Args:
-        run_dir: a `ganzoo train` output folder (`generator.keras`,
-            `config.json`).
-        name: the preset name (file stem).
-        hub_dir: the hub directory (created).
-        description: replaces the preset's description.
-
-    Returns:
-        The path of the preset JSON.
-
-    Raises:
-        FileNotFoundError: the run folder lacks a file.
-        ValueError: an invalid name or config, or weights that don't fit
-            the config's generator.
-    """
-    _check_name(name)
-    run_dir, hub_dir = Path(run_dir), Path(hub_dir)
-    for required in ("generator.keras", "config.json"):
-        if not (run_dir / required).is_file():
-            raise FileNotFoundError(
-                f"Expected a `ganzoo train` run folder holding {required}. Received: run_dir={str(run_dir)!r}"
-            )
-    from ganzoo.config import build_network, load_config_file
-
-    config = load_config_file(run_dir / "config.json")
-    if description is not None:
-        config["description"] = description
-    trained = load_generator_file(run_dir / "generator.keras")
-
-    import keras
-
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")
-    try:
-        generator = build_network(config["generator"])
-    finally:
-        keras.config.set_dtype_policy(previous)
-    ours = [(layer.name, type(layer).__name__) for layer in generator.layers]
-    theirs = [(layer.name, type(layer).__name__) for layer in trained.layers]
-    if ours != theirs:
-        raise ValueError(
-            f"Expected {run_dir / 'generator.keras'} to have the layers of the config's generator {ours}. Received: {theirs}"
-        )
-    generator.set_weights(trained.get_weights())  # also checks every shape
-
-    hub_dir.mkdir(parents=True, exist_ok=True)
-    weights_file = hub_dir / f"{name}.keras"
-    temporary = hub_dir / f".{name}.{os.getpid()}.part.keras"  # save() wants the .keras suffix
-    try:
-        generator.save(temporary)
-        os.replace(temporary, weights_file)
-    finally:
-        temporary.unlink(missing_ok=True)
-    config["weights"] = {
-        "file": weights_file.name,
-        "sha256": hub_lib.sha256_file(weights_file),
-        "size_bytes": weights_file.stat().st_size,
-    }
-    validate_config(config, source=f"preset {name!r}")
-    preset_file = hub_dir / f"{name}.json"
-    hub_lib.write_atomic(preset_file, (json.dumps(config, indent=2) + "\n").encode("utf-8"))
-    index = hub_dir / hub_lib.INDEX_FILE
-    names = set(index.read_text(encoding="utf-8").split()) if index.is_file() else set()
-    names.add(name)
-    hub_lib.write_atomic(index, ("\n".join(sorted(names)) + "\n").encode("utf-8"))
-    return preset_file
 
 
 # -- facts for `ganzoo list` / `info`, read from the config without Keras --------

@@ -55,7 +55,7 @@ def test_train_writes_all_artefacts(run_dir, capsys):
     assert os.listdir(run_dir / "samples") == ["epoch_001.png"]
     export_available = True
     try:
-        import export  # noqa: F401
+        from ganzoo import export  # noqa: F401
     except ImportError:
         export_available = False
     assert ("generator.onnx" in names) == export_available

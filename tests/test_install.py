@@ -18,16 +18,17 @@ def test_setup_cfg_lists_every_package_and_the_zoo():
     cfg = configparser.ConfigParser()
     cfg.read(REPO / "setup.cfg")
     listed = set(cfg["options"]["packages"].split())
-    on_disk = {
-        ".".join(init.parent.relative_to(REPO).parts)
-        for top in ("ganzoo", "export")
-        for init in (REPO / top).rglob("__init__.py")
-    }
+    on_disk = {".".join(init.parent.relative_to(REPO).parts) for init in (REPO / "ganzoo").rglob("__init__.py")}
+    # export/ installs under the ganzoo namespace: an app's own export.py must not shadow it.
+    on_disk |= {".".join(("ganzoo", *init.parent.relative_to(REPO).parts)) for init in (REPO / "export").rglob("__init__.py")}
     assert listed == on_disk | {"ganzoo.zoo_configs"}
-    assert cfg["options"]["package_dir"].split() == ["ganzoo.zoo_configs", "=", "zoo_configs"]
+    assert "export" not in listed
+    mapping = cfg["options"]["package_dir"].split()
+    assert mapping == ["ganzoo.zoo_configs", "=", "zoo_configs", "ganzoo.export", "=", "export"]
     patterns = {p.strip() for p in cfg["options.package_data"]["ganzoo.zoo_configs"].split(",")}
     assert {"*.json", "*.keras", "index.txt"} <= patterns
-    assert {p.suffix for p in (REPO / "zoo_configs").iterdir()} <= {".json", ".keras", ".txt", ".md"}
+    assert {p.suffix for p in (REPO / "zoo_configs").iterdir()} <= {".json", ".keras", ".onnx", ".txt", ".md"}
+    assert "*.onnx" in patterns
 
 
 @pytest.mark.slow

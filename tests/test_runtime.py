@@ -14,8 +14,8 @@ import onnx  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 import pytest  # noqa: E402
 
-import export  # noqa: E402
-from export.runtime import OnnxGenerator, physical_cores  # noqa: E402
+from ganzoo import export  # noqa: E402
+from ganzoo.export.runtime import OnnxGenerator, physical_cores  # noqa: E402
 from ganzoo.models import dcgan_generator  # noqa: E402
 from ganzoo.sampling import generate_images  # noqa: E402
 from helpers import realistic_weights  # noqa: E402
@@ -169,8 +169,8 @@ BLOCKER = textwrap.dedent(
 
     sys.meta_path.insert(0, Blocker())
 
-    import export
-    from export.runtime import OnnxGenerator
+    from ganzoo import export
+    from ganzoo.export.runtime import OnnxGenerator
 
     generator = export.OnnxGenerator(sys.argv[1])
     images = generator.generate(4, labels=[0, 1, 2, 0], seed=0)

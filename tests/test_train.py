@@ -106,8 +106,8 @@ def test_bad_arguments_fail_before_training(tmp_path):
     assert keras.config.dtype_policy().name == "float32"
 
 
-def test_export_is_skipped_with_a_warning_without_the_export_package(monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "export", None)  # makes `import export` fail
+def test_export_is_skipped_with_a_warning_without_the_exporter(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "ganzoo.export.onnx_export", None)  # as if onnx/tf2onnx were missing
     with pytest.warns(UserWarning, match="ONNX export skipped"):
         assert train_module._export(object(), str(tmp_path / "g.onnx")) is None
 

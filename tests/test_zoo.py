@@ -20,6 +20,7 @@ import pytest
 import ganzoo
 from ganzoo import hub as hub_lib
 from ganzoo import zoo
+from ganzoo.publish import publish
 from ganzoo.cli import main
 from ganzoo.config import VARIANTS, build_gan, build_network, materialize_dtypes, network_spec
 from ganzoo.gan import GAN
@@ -28,9 +29,11 @@ from ganzoo.sampling import generate_images
 
 REPO = Path(__file__).resolve().parents[1]
 ZOO = REPO / "zoo_configs"
-PRESETS = sorted(path.stem for path in ZOO.glob("*.json"))
+PRESETS = sorted(path.stem for path in ZOO.glob("*.json") if "." not in path.stem)  # not the .onnx.json sidecars
 PINS_FILE = Path(__file__).resolve().parent / "data" / "zoo_pins.json"
-TOP_KEYS = {"variant", "description", "generator", "discriminator", "gan", "recipe", "weights", "training", "quality"}
+# Every shipped preset publishes its ONNX generator too (`onnx` is optional in other presets).
+TOP_KEYS = {"variant", "description", "generator", "discriminator", "gan", "recipe", "weights", "onnx", "training",
+            "quality"}
 
 
 def pin(name):
@@ -69,6 +72,14 @@ def test_preset_is_valid_and_complete(name):
     path = ZOO / weights["file"]
     assert path.stat().st_size == weights["size_bytes"]
     assert hub_lib.sha256_file(path) == weights["sha256"]
+    published = config["onnx"]
+    assert published["file"] == f"{name}.onnx"
+    onnx_file = ZOO / published["file"]
+    assert onnx_file.stat().st_size == published["size_bytes"]
+    assert hub_lib.sha256_file(onnx_file) == published["sha256"]
+    sidecar = json.loads((ZOO / f"{name}.onnx.json").read_text())
+    assert (sidecar["preset"], sidecar["variant"], sidecar["output_dtype"]) == (name, config["variant"], "uint8")
+    assert (sidecar["latent_dim"], sidecar["num_classes"]) == (config["gan"]["latent_dim"], config["gan"]["num_classes"])
     training = config["training"]
     assert training is not None and training["seconds"] > 0
     assert training["command"].startswith(f"ganzoo train {name}")
@@ -262,20 +273,29 @@ def test_publish_writes_a_hub_that_loads_by_name(tmp_path):
     hub = tmp_path / "hub"
     code, out, _ = run_cli("publish", str(run_dir), "--name", "team_lsgan", "--hub", str(hub), "--description", "ours")
     assert code == 0 and "team_lsgan" in out
-    assert sorted(p.name for p in hub.iterdir()) == ["index.txt", "team_lsgan.json", "team_lsgan.keras"]
+    assert sorted(p.name for p in hub.iterdir()) == [
+        "index.txt", "team_lsgan.json", "team_lsgan.keras", "team_lsgan.onnx", "team_lsgan.onnx.json"
+    ]
     assert all(p.stat().st_mode & 0o044 == 0o044 for p in hub.iterdir())  # a web server (another user) can read them
     published = json.loads((hub / "team_lsgan.json").read_text())
     assert published["description"] == "ours"
     assert published["weights"]["sha256"] == hub_lib.sha256_file(hub / "team_lsgan.keras")
-    assert {k: v for k, v in published.items() if k not in ("weights", "description")} == {
-        k: v for k, v in config.items() if k not in ("weights", "description")
+    assert published["onnx"]["sha256"] == hub_lib.sha256_file(hub / "team_lsgan.onnx")
+    assert {k: v for k, v in published.items() if k not in ("weights", "onnx", "description")} == {
+        k: v for k, v in config.items() if k not in ("weights", "onnx", "description")
     }
+    # The published ONNX file runs the same generator as the shipped preset's (the same weights).
+    from ganzoo.export.runtime import OnnxGenerator
+
+    ours = OnnxGenerator.from_preset("team_lsgan", hub=hub)
+    assert ours.metadata["preset"] == "team_lsgan" and ours.output_dtype == np.uint8
+    np.testing.assert_array_equal(ours.generate(9, seed=3), OnnxGenerator.from_preset("lsgan_digits").generate(9, seed=3))
     generator = zoo.load_generator("team_lsgan", hub=hub)
     for ours, theirs in zip(generator.get_weights(), zoo.load_generator("lsgan_digits").get_weights()):
         np.testing.assert_array_equal(ours, theirs)
     assert "team_lsgan" in zoo.list_presets(hub=hub)
     with pytest.raises(FileNotFoundError, match="generator.keras"):
-        zoo.publish(tmp_path, "x", hub)
+        publish(tmp_path, "x", hub)
 
 
 def test_write_quality_keeps_the_preset_valid(tmp_path, monkeypatch):

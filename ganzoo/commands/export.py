@@ -25,8 +25,8 @@ def register(subparsers):
 
 def run_export(args):
     """Handler of `ganzoo export`; returns the exit status."""
-    import export  # lazily: imports Keras and TensorFlow
-    from export.verification import VerificationError
+    from ganzoo import export  # lazily: imports Keras and TensorFlow
+    from ganzoo.export.verification import VerificationError
 
     try:
         result = export.to_onnx(

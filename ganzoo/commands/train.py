@@ -1,4 +1,4 @@
-"""`ganzoo train` (a variant or preset -> a run folder) and `ganzoo generate` (a generator -> a PNG grid).
+"""`ganzoo train`: a variant or preset -> a run folder.
 
 Handlers import TensorFlow only when they run, so `ganzoo --help` stays fast.
 """
@@ -15,7 +15,7 @@ _VARIANT_ONLY = (("dataset", "--dataset"), ("image_size", "--image-size"), ("lat
 
 
 def register(subparsers):
-    """Adds the `train` and `generate` commands."""
+    """Adds the `train` command."""
     train = subparsers.add_parser(
         "train",
         help="train a GAN variant or preset; writes samples, metrics, generator.keras/.onnx",
@@ -56,26 +56,6 @@ def register(subparsers):
         "--verbose", type=int, choices=(0, 1, 2), default=1, help="1 progress bar (default), 2 one line per epoch, 0 silent"
     )
     train.set_defaults(handler=run_train)
-
-    generate = subparsers.add_parser(
-        "generate",
-        help="write a PNG grid of samples from a generator (.keras file, run folder or preset name)",
-        description="Sample a generator and write a PNG grid. Example: ganzoo generate runs/dcgan -n 64 -o grid.png",
-    )
-    generate.add_argument(
-        "source", metavar="PATH_OR_NAME",
-        help="a generator .keras file, a run folder holding generator.keras, or a preset name",
-    )
-    generate.add_argument("-n", "--num", type=int, default=64, help="number of samples (default 64)")
-    generate.add_argument(
-        "--labels", help="class ids for a conditional generator, e.g. 0,1,2 (cycled to n); default 0..num_classes-1 cycled"
-    )
-    generate.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
-    generate.add_argument(
-        "--nrow", type=int, help="images per grid row (default: the class count for conditional, else sqrt(n))"
-    )
-    generate.add_argument("-o", "--output", default="grid.png", help="PNG file (default grid.png)")
-    generate.set_defaults(handler=run_generate)
 
 
 def resolve_config(args):
@@ -155,17 +135,6 @@ def run_train(args):
     return 1 if result["nan_guard"] is not None else 0
 
 
-def parse_labels(text):
-    """Parses `--labels` "0,1,2" into a list of ints; raises ValueError otherwise."""
-    try:
-        labels = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise ValueError(
-            f"Expected --labels as comma-separated class ids, e.g. 0,1,2. Received: --labels={text!r}"
-        ) from None
-    return labels
-
-
 def load_generator(source):
     """Loads a generator: a `.keras` file (safe mode), a run folder holding `generator.keras`, or a preset name."""
     from ganzoo import zoo
@@ -175,29 +144,3 @@ def load_generator(source):
     if source.endswith(".keras") and not os.path.isfile(source):
         raise FileNotFoundError(f"Expected a generator .keras file. Received: {source!r} does not exist")
     return zoo.load_generator(source)
-
-
-def run_generate(args):
-    """Handler of `ganzoo generate`."""
-    import numpy as np
-
-    from ganzoo.images import save_grid
-    from ganzoo.models import describe_generator
-    from ganzoo.sampling import generate_images
-
-    if args.num < 1:
-        raise ValueError(f"Expected -n to be a positive int. Received: -n {args.num}")
-    generator = load_generator(args.source)
-    num_classes = describe_generator(generator)["num_classes"]
-    labels = None
-    if args.labels is not None:
-        if num_classes is None:
-            raise ValueError(f"Expected no --labels for an unconditional generator. Received: --labels={args.labels!r}")
-        labels = np.resize(np.array(parse_labels(args.labels)), args.num)
-    elif num_classes is not None:
-        labels = np.arange(args.num) % num_classes
-    images = generate_images(generator, args.num, labels=labels, seed=args.seed)
-    nrow = args.nrow or (num_classes if num_classes is not None and args.labels is None else None)
-    save_grid(images, args.output, nrow=nrow)
-    print(f"Wrote {args.num} samples to {args.output}")
-    return 0

@@ -36,8 +36,9 @@ def register(subparsers):
         "publish",
         help="publish a `ganzoo train` run into a hub directory",
         description=(
-            "Write RUN_DIR's generator as <hub>/NAME.keras, the preset with its sha256 as <hub>/NAME.json, "
-            "and add NAME to <hub>/index.txt. Serve the directory with any static file server."
+            "Write RUN_DIR's generator as <hub>/NAME.keras and <hub>/NAME.onnx (uint8 pixels, with its "
+            "<hub>/NAME.onnx.json sidecar), the preset with their sha256 as <hub>/NAME.json, and add NAME to "
+            "<hub>/index.txt. Serve the directory with any static file server."
         ),
     )
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a `ganzoo train` output folder")
@@ -153,10 +154,12 @@ def run_download(args):
 
 def run_publish(args):
     """Handler of `ganzoo publish RUN_DIR --name NAME --hub DIR`."""
-    from ganzoo import zoo
+    from ganzoo.publish import publish
 
-    path = zoo.publish(args.run_dir, args.name, args.hub, description=args.description)
-    weights = json.loads(path.read_text(encoding="utf-8"))["weights"]
-    print(f"Published {args.name}: {path} and {path.parent / weights['file']} (sha256 {weights['sha256']}, "
-          f"{weights['size_bytes']:,} bytes)")
+    path = publish(args.run_dir, args.name, args.hub, description=args.description)
+    preset = json.loads(path.read_text(encoding="utf-8"))
+    print(f"Published {args.name}: {path}")
+    for key in ("weights", "onnx"):
+        entry = preset[key]
+        print(f"  {path.parent / entry['file']} (sha256 {entry['sha256']}, {entry['size_bytes']:,} bytes)")
     return 0

@@ -1,0 +1,164 @@
+"""An HTTP service around one ONNX generator: PNG grids and metadata, onnxruntime only.
+
+Routes (all `GET`):
+
+- `/generate?n=16&seed=0&label=3&nrow=8`: a PNG grid of `n` samples. `label`
+  is one class id or comma-separated ids (cycled to `n`); it defaults to
+  0, 1, ..., num_classes-1 cycled for a conditional generator and must be
+  absent for an unconditional one. The noise is
+  `numpy.random.default_rng(seed)`, as in `OnnxGenerator.generate`, so a
+  response is the same bytes for the same query.
+- `/metadata`: the generator's metadata (the sidecar's JSON) and the limits.
+- `/healthz`: `ok`.
+
+A bad query gets HTTP 400 with `{"error": ..., "parameter": ...}` naming
+the parameter and the expected form; the service stays up. Requests run in
+Starlette's thread pool; onnxruntime sessions are thread-safe.
+
+Needs the `serve` extra (`pip install 'ganzoo[serve]'`: Starlette and
+Uvicorn) on top of the base install; no TensorFlow, no Keras.
+
+Example:
+    >>> app = create_app(OnnxGenerator.from_preset("cgan_fashion_mnist"))
+    >>> uvicorn.run(app, host="127.0.0.1", port=8000)   # or: ganzoo serve cgan_fashion_mnist
+"""
+
+import io
+import math
+import re
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from ganzoo.images import grid_array
+
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
+_CLASS_ID = re.compile(r"[0-9]{1,9}")
+MAX_N = 256
+MAX_SEED = 2**63 - 1
+_PARAMETERS = ("n", "seed", "label", "nrow")
+
+
+class QueryError(ValueError):
+    """A bad query parameter; `parameter` names it."""
+
+    def __init__(self, parameter, message):
+        super().__init__(message)
+        self.parameter = parameter
+
+
+def _integer(query, name, default, low, high):
+    values = query.getlist(name)
+    if not values:
+        return default
+    if len(values) > 1:
+        raise QueryError(name, f"Expected {name} once. Received: {len(values)} values {values!r}")
+    text = values[0].strip()
+    if not _INTEGER.fullmatch(text):
+        raise QueryError(name, f"Expected {name} to be an integer in [{low}, {high}]. Received: {name}={values[0]!r}")
+    value = int(text)
+    if not low <= value <= high:
+        raise QueryError(name, f"Expected {name} to be an integer in [{low}, {high}]. Received: {name}={value}")
+    return value
+
+
+def parse_query(query, num_classes, max_n=MAX_N):
+    """Returns `(n, seed, labels, nrow)` for a `/generate` query, or raises `QueryError`.
+
+    Args:
+        query: a Starlette `QueryParams` (a multi-dict of strings).
+        num_classes: the generator's class count, or None.
+        max_n: the largest `n` served.
+    """
+    unknown = sorted(set(query.keys()) - set(_PARAMETERS))
+    if unknown:
+        raise QueryError(unknown[0], f"Expected only the parameters {list(_PARAMETERS)}. Received: {unknown[0]!r}")
+    n = _integer(query, "n", 16, 1, max_n)
+    seed = _integer(query, "seed", 0, 0, MAX_SEED)
+    nrow = _integer(query, "nrow", None, 1, max_n)
+    labels = None
+    given = query.getlist("label")
+    if len(given) > 1:
+        raise QueryError("label", f"Expected label once (use commas for several). Received: {given!r}")
+    if given and num_classes is None:
+        raise QueryError("label", f"Expected no label for an unconditional generator. Received: label={given[0]!r}")
+    if num_classes is not None:
+        if given:
+            parts = given[0].split(",")
+            if len(parts) > max_n or not all(_CLASS_ID.fullmatch(p.strip()) for p in parts):
+                raise QueryError(
+                    "label",
+                    f"Expected label to be a class id in [0, {num_classes}) or comma-separated ids. "
+                    f"Received: label={given[0][:100]!r}",
+                )
+            ids = [int(p) for p in parts]
+            if max(ids) >= num_classes:
+                raise QueryError("label", f"Expected class ids in [0, {num_classes}). Received: label={given[0]!r}")
+            labels = np.resize(np.array(ids, dtype=np.int32), n)
+        else:
+            labels = np.arange(n, dtype=np.int32) % num_classes
+        if nrow is None and not given:
+            nrow = num_classes  # one class per column
+    return n, seed, labels, nrow
+
+
+def render_png(generator, n, seed, labels=None, nrow=None):
+    """The PNG bytes of `/generate`: `generator.generate(n, labels, seed)` tiled by `grid_array`."""
+    from PIL import Image
+
+    pixels = generator.generate(n, labels=labels, seed=seed)
+    grid = grid_array(pixels, nrow=nrow or math.ceil(math.sqrt(n)))
+    buffer = io.BytesIO()
+    Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _error(status, message, parameter=None):
+    return JSONResponse({"error": message, "parameter": parameter}, status_code=status)
+
+
+def create_app(generator, *, max_n=MAX_N, name=None):
+    """Returns the Starlette app serving `generator` (an `OnnxGenerator`).
+
+    Args:
+        generator: the `ganzoo.export.OnnxGenerator` to serve.
+        max_n: the largest `n` one request may ask for.
+        name: a name for `/metadata` (default the preset in the metadata).
+    """
+    if not isinstance(max_n, int) or isinstance(max_n, bool) or max_n < 1:
+        raise ValueError(f"Expected max_n to be a positive int. Received: max_n={max_n!r}")
+    description = {
+        "name": name or generator.metadata.get("preset"),
+        "metadata": generator.metadata,
+        "limits": {"max_n": max_n, "max_seed": MAX_SEED},
+        "routes": {
+            "/generate": "PNG grid; query n (1..max_n, default 16), seed (default 0), label (class id or ids "
+            "'0,1,2', conditional only), nrow",
+            "/metadata": "this JSON",
+            "/healthz": "ok",
+        },
+    }
+
+    def generate(request):
+        try:
+            n, seed, labels, nrow = parse_query(request.query_params, generator.num_classes, max_n)
+        except QueryError as error:
+            return _error(400, str(error), error.parameter)
+        body = render_png(generator, n, seed, labels, nrow)
+        return Response(body, media_type="image/png", headers={"Cache-Control": "public, max-age=86400"})
+
+    def metadata(request):
+        return JSONResponse(description)
+
+    def healthz(request):
+        return PlainTextResponse("ok")
+
+    routes = [
+        Route("/generate", generate, methods=["GET"]),
+        Route("/metadata", metadata, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/", metadata, methods=["GET"]),
+    ]
+    return Starlette(routes=routes)

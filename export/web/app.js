@@ -1,0 +1,182 @@
+// ganzoo's browser demo: runs a zoo preset's ONNX generator with onnxruntime-web.
+//
+// The page reads a hub (default: the repository's zoo_configs/ next to this
+// folder; `?hub=URL` picks another, e.g. a `ganzoo publish` folder): its
+// index.txt lists the presets, `<name>.onnx.json` is the metadata sidecar
+// (onnxruntime-web cannot read ONNX metadata_props) and `<name>.onnx` the
+// generator (inputs z float32 [batch, latent_dim] and label int32 [batch],
+// output image uint8 [batch, H, W, C]).
+//
+// Noise: the page turns a seed into z with its own generator (mulberry32 and
+// Box-Muller, below), so a seed here does not give the same z as NumPy's
+// default_rng in Python. For the same z and labels, the pixels are the same
+// as `ganzoo.export.OnnxGenerator.run` in Python (tests/test_web.py checks).
+//
+// window.ganzoo is the page's API, used by the test and handy in the console:
+//   await ganzoo.ready                         -> list of preset names
+//   await ganzoo.load(name)                    -> metadata of the loaded preset
+//   await ganzoo.run(z, labels)                -> {pixels: Uint8Array, dims: [n, H, W, C]}
+//   ganzoo.draw(pixels, dims, nrow)            -> draws a grid on the canvas; returns its ImageData
+//   ganzoo.noise(seed, n, latentDim)           -> Float32Array of n * latentDim N(0, 1) values
+"use strict";
+
+(function () {
+  const PADDING = 2, PAD_VALUE = 128, MIN_CELL_PIXELS = 64; // as ganzoo.images.grid_array
+  const params = new URLSearchParams(location.search);
+  const hub = new URL(params.get("hub") || "../../zoo_configs/", location.href);
+  if (!hub.pathname.endsWith("/")) hub.pathname += "/";
+  const el = (id) => document.getElementById(id);
+  const state = { name: null, session: null, meta: null };
+
+  ort.env.wasm.wasmPaths = new URL("node_modules/onnxruntime-web/dist/", location.href).href;
+  ort.env.wasm.numThreads = 1; // a static server sends no COOP/COEP headers, so no shared memory
+
+  function status(text, isError) {
+    el("status").textContent = text;
+    el("status").className = isError ? "error" : "";
+  }
+
+  async function fetchOk(url, kind) {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`${kind} ${url}: HTTP ${response.status}`);
+    return response;
+  }
+
+  function checkMeta(meta, name) {
+    const ok = meta && meta.format === "ganzoo-generator" && Number.isInteger(meta.latent_dim) && meta.latent_dim > 0 &&
+      Array.isArray(meta.image_shape) && meta.image_shape.length === 3 && meta.output_dtype === "uint8" &&
+      (meta.num_classes === null || (Number.isInteger(meta.num_classes) && meta.num_classes >= 2));
+    if (!ok) throw new Error(`Expected ${name}.onnx.json to be a ganzoo sidecar of a uint8 generator`);
+    return meta;
+  }
+
+  // mulberry32: a small 32-bit generator; Box-Muller turns pairs of uniforms into N(0, 1).
+  function noise(seed, n, latentDim) {
+    let a = seed >>> 0;
+    const uniform = () => {
+      a = (a + 0x6d2b79f5) >>> 0;
+      let t = a;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296; // in (0, 1)
+    };
+    const z = new Float32Array(n * latentDim);
+    for (let i = 0; i < z.length; i += 2) {
+      const r = Math.sqrt(-2 * Math.log(uniform())), theta = 2 * Math.PI * uniform();
+      z[i] = r * Math.cos(theta);
+      if (i + 1 < z.length) z[i + 1] = r * Math.sin(theta);
+    }
+    return z;
+  }
+
+  async function load(name) {
+    if (state.name === name && state.session) return state.meta;
+    status(`Loading ${name}...`);
+    const meta = checkMeta(await (await fetchOk(new URL(`${name}.onnx.json`, hub), "sidecar")).json(), name);
+    const bytes = await (await fetchOk(new URL(`${name}.onnx`, hub), "model")).arrayBuffer();
+    const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+    Object.assign(state, { name, session, meta });
+    const labels = el("label");
+    labels.innerHTML = "";
+    if (meta.num_classes !== null) {
+      labels.add(new Option("one row of every class", "all"));
+      for (let c = 0; c < meta.num_classes; c++) {
+        const text = meta.class_names ? `${c}: ${meta.class_names[c]}` : String(c);
+        labels.add(new Option(text, String(c)));
+      }
+    }
+    el("class-field").style.display = meta.num_classes === null ? "none" : "";
+    el("facts").textContent = `${name}: ${meta.variant || "?"}, latent_dim ${meta.latent_dim}, ` +
+      `image ${meta.image_shape.join("x")}, ${meta.num_classes === null ? "unconditional" : meta.num_classes + " classes"}, ` +
+      `ONNX opset ${meta.opset}, ganzoo ${meta.ganzoo_version}`;
+    return meta;
+  }
+
+  async function run(z, labels) {
+    const meta = state.meta;
+    const n = z.length / meta.latent_dim;
+    if (!Number.isInteger(n) || n < 1) throw new Error(`Expected z to hold n * ${meta.latent_dim} values`);
+    const feeds = { z: new ort.Tensor("float32", Float32Array.from(z), [n, meta.latent_dim]) };
+    if (meta.num_classes !== null) {
+      if (!labels || labels.length !== n) throw new Error(`Expected ${n} labels`);
+      for (const label of labels) {
+        if (!Number.isInteger(label) || label < 0 || label >= meta.num_classes) {
+          throw new Error(`Expected labels in [0, ${meta.num_classes})`);
+        }
+      }
+      feeds.label = new ort.Tensor("int32", Int32Array.from(labels), [n]);
+    }
+    const output = (await state.session.run(feeds)).image;
+    return { pixels: output.data, dims: output.dims.map(Number) };
+  }
+
+  function draw(pixels, dims, nrow) {
+    const [n, h, w, c] = dims;
+    const scale = Math.max(1, Math.ceil(MIN_CELL_PIXELS / Math.max(h, w)));
+    const cols = Math.min(nrow, n), rows = Math.ceil(n / nrow);
+    const ch = h * scale + PADDING, cw = w * scale + PADDING;
+    const width = cols * cw + PADDING, height = rows * ch + PADDING;
+    const canvas = el("grid");
+    canvas.width = width;
+    canvas.height = height;
+    const image = new ImageData(width, height);
+    image.data.fill(PAD_VALUE);
+    for (let i = 3; i < image.data.length; i += 4) image.data[i] = 255;
+    for (let k = 0; k < n; k++) {
+      const top = Math.floor(k / cols) * ch + PADDING, left = (k % cols) * cw + PADDING;
+      for (let y = 0; y < h * scale; y++) {
+        for (let x = 0; x < w * scale; x++) {
+          const src = ((k * h + Math.floor(y / scale)) * w + Math.floor(x / scale)) * c;
+          const dst = ((top + y) * width + left + x) * 4;
+          image.data[dst] = pixels[src];
+          image.data[dst + 1] = pixels[src + (c === 3 ? 1 : 0)];
+          image.data[dst + 2] = pixels[src + (c === 3 ? 2 : 0)];
+        }
+      }
+    }
+    canvas.getContext("2d").putImageData(image, 0, 0);
+    return image;
+  }
+
+  async function generate() {
+    try {
+      const name = el("preset").value;
+      const meta = await load(name);
+      const seed = Number(el("seed").value);
+      let n = Number(el("count").value);
+      if (!Number.isInteger(seed) || seed < 0 || seed > 4294967295) throw new Error("Expected a seed in [0, 4294967295]");
+      if (!Number.isInteger(n) || n < 1 || n > 100) throw new Error("Expected 1 to 100 images");
+      let labels = null, nrow = Math.ceil(Math.sqrt(n));
+      if (meta.num_classes !== null) {
+        const choice = el("label").value;
+        labels = Array.from({ length: n }, (_, i) => (choice === "all" ? i % meta.num_classes : Number(choice)));
+        if (choice === "all") nrow = meta.num_classes;
+      }
+      const started = performance.now();
+      const { pixels, dims } = await run(noise(seed, n, meta.latent_dim), labels);
+      draw(pixels, dims, nrow);
+      status(`${name}: ${n} images, seed ${seed}, in ${(performance.now() - started).toFixed(0)} ms`);
+    } catch (error) {
+      status(String(error.message || error), true);
+    }
+  }
+
+  async function start() {
+    const text = await (await fetchOk(new URL("index.txt", hub), "preset index")).text();
+    const names = text.split("\n").map((line) => line.trim()).filter((line) => line && !line.startsWith("#"));
+    for (const name of names) el("preset").add(new Option(name, name));
+    const wanted = params.get("preset");
+    if (wanted && names.includes(wanted)) el("preset").value = wanted;
+    el("preset").addEventListener("change", () => { el("label").value = "all"; generate(); });
+    el("label").addEventListener("change", generate);
+    el("generate").addEventListener("click", generate);
+    await generate();
+    return names;
+  }
+
+  const ready = start().catch((error) => {
+    status(`Could not start: ${error.message || error}`, true);
+    throw error;
+  });
+  window.ganzoo = { ready, load, run, draw, noise };
+})();
