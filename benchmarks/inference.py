@@ -3,8 +3,12 @@
 Measures the latency (median, p90) and throughput of one forward pass at
 batch 1, 16 and 256 for:
 
-- `ort fp32`, `ort fp16`: `export.runtime.OnnxGenerator.run` (one reused
-  session, threads = physical cores, all graph optimisations);
+- `ort fp32`, `ort fp16`: `ganzoo.export.runtime.OnnxGenerator.run` (one
+  reused session, threads = physical cores, all graph optimisations);
+- `ort fp32 unfolded`: the same without `graph_folding` (batch norm and
+  biases left as Mul/Add nodes after MatMul and ConvTranspose, as tf2onnx
+  writes them): the before of that change, measured in the same run;
+- `ort fp32 1 thread`: `intra_op_threads=1`;
 - `keras predict`: `model.predict(z, batch_size=batch)`;
 - `keras call`: `model(z, training=False)`;
 - `tf.function`, `tf.function xla`: the call traced once (and XLA-compiled).
@@ -32,6 +36,7 @@ import onnxruntime as ort  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from ganzoo import export  # noqa: E402
+from ganzoo.export import graph_folding  # noqa: E402
 from ganzoo.export.runtime import OnnxGenerator, physical_cores  # noqa: E402
 from ganzoo.models import dcgan_generator, describe_generator  # noqa: E402
 
@@ -54,6 +59,14 @@ def runners(generator, tmp):
     spec = describe_generator(generator)
     ort32 = OnnxGenerator(export.to_onnx(generator, os.path.join(tmp, "fp32.onnx")).path)
     ort16 = OnnxGenerator(export.to_onnx(generator, os.path.join(tmp, "fp16.onnx"), fp16=True).path)
+    # The graph as it was before ganzoo folded batch norm and biases into the weights (graph_folding).
+    fold = graph_folding.fold_affine_into_linear
+    graph_folding.fold_affine_into_linear = lambda model: 0
+    try:
+        unfolded = OnnxGenerator(export.to_onnx(generator, os.path.join(tmp, "unfolded.onnx")).path)
+    finally:
+        graph_folding.fold_affine_into_linear = fold
+    one_thread = OnnxGenerator(ort32.path, intra_op_threads=1)
     conditional = spec["num_classes"] is not None
 
     def inputs(z, labels):
@@ -63,6 +76,8 @@ def runners(generator, tmp):
     compiled = tf.function(lambda x: generator(x, training=False), jit_compile=True, reduce_retracing=True)
     return {
         "ort fp32": lambda z, labels: ort32.run(z, labels),
+        "ort fp32 unfolded": lambda z, labels: unfolded.run(z, labels),
+        "ort fp32 1 thread": lambda z, labels: one_thread.run(z, labels),
         "ort fp16": lambda z, labels: ort16.run(z, labels),
         "keras predict": lambda z, labels: generator.predict(inputs(z, labels), batch_size=len(z), verbose=0),
         "keras call": lambda z, labels: generator(inputs(z, labels), training=False).numpy(),
@@ -105,6 +120,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=20, help="timed calls per runner and batch size")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls per runner and batch size")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=list(BATCH_SIZES))
+    parser.add_argument("--runners", help="comma-separated subset of the runners (default: all)")
     args = parser.parse_args(argv)
 
     generator, description = build_generator(args.model)
@@ -112,6 +128,12 @@ def main(argv=None):
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         fns = runners(generator, tmp)
+        if args.runners:
+            wanted = [name.strip() for name in args.runners.split(",")]
+            unknown = [name for name in wanted if name not in fns]
+            if unknown:
+                parser.error(f"unknown runner {unknown[0]!r}; choose from {', '.join(fns)}")
+            fns = {name: fns[name] for name in wanted}
         for batch in args.batch_sizes:
             times = measure(fns, spec, batch, args.repeats, args.warmup)
             rows.extend((name, batch, times[name]) for name in fns)

@@ -49,7 +49,7 @@ def _stream(url, sink, *, max_bytes, stall_seconds, deadline_seconds):
             if time.monotonic() - start > deadline_seconds:
                 raise DownloadError(f"The download of {url} took longer than {deadline_seconds} s ({written} bytes so far)")
             try:
-                chunk = response.read(_CHUNK)
+                chunk = response.read1(_CHUNK)  # what has arrived: the deadline is checked between reads
             except http.client.IncompleteRead:
                 raise DownloadError(f"The download of {url} was cut off after {written} bytes") from None
             except (TimeoutError, OSError, http.client.HTTPException) as error:

@@ -63,6 +63,7 @@ def run_serve(args):
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((args.host, args.port))
+        sock.listen(1024)  # connections queue from now on, so a client may start as soon as the line below prints
     except OSError as error:
         sock.close()
         raise OSError(f"Could not listen on {args.host}:{args.port}: {error.strerror or error}") from None
