@@ -12,8 +12,9 @@ Routes (all `GET`):
 - `/healthz`: `ok`.
 
 A bad query gets HTTP 400 with `{"error": ..., "parameter": ...}` naming
-the parameter and the expected form; the service stays up. Requests run in
-Starlette's thread pool; onnxruntime sessions are thread-safe.
+the parameter and the expected form; the service stays up. Queries are
+checked on the event loop; images are made in Starlette's thread pool
+(onnxruntime sessions are thread-safe and release the GIL).
 
 Needs the `serve` extra (`pip install 'ganzoo[serve]'`: Starlette and
 Uvicorn) on top of the base install; no TensorFlow, no Keras.
@@ -29,6 +30,7 @@ import re
 
 import numpy as np
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -141,12 +143,12 @@ def create_app(generator, *, max_n=MAX_N, name=None):
         },
     }
 
-    def generate(request):
-        try:
+    async def generate(request):
+        try:  # on the event loop: a bad query is answered at once, not queued behind image work
             n, seed, labels, nrow = parse_query(request.query_params, generator.num_classes, max_n)
         except QueryError as error:
             return _error(400, str(error), error.parameter)
-        body = render_png(generator, n, seed, labels, nrow)
+        body = await run_in_threadpool(render_png, generator, n, seed, labels, nrow)
         return Response(body, media_type="image/png", headers={"Cache-Control": "public, max-age=86400"})
 
     def metadata(request):

@@ -21,7 +21,7 @@ unset GANZOO_HUB_URL GANZOO_OFFLINE
 # could put files in the wheel that the checkout no longer has.
 mkdir "$work/src"
 tar -C "$repo" --exclude=./.git --exclude=./build --exclude=./runs --exclude='*.egg-info' \
-    --exclude=__pycache__ --exclude=.pytest_cache -cf - . | tar -C "$work/src" -xf -
+    --exclude=__pycache__ --exclude=.pytest_cache --exclude=node_modules -cf - . | tar -C "$work/src" -xf -
 "$python" -m venv "$work/venv"
 paths() { "$1" -c 'import sysconfig; p = sysconfig.get_paths(); print(p["purelib"]); print(p["platlib"])'; }
 venv_site="$(paths "$work/venv/bin/python" | head -1)"
@@ -43,6 +43,10 @@ assert package.is_relative_to(prefix), f"ganzoo imported from {package}, not fro
 assert shipped == package / "zoo_configs", f"presets resolved to {shipped}"
 files = sorted(p.name for p in shipped.iterdir())
 assert len([f for f in files if f.endswith(".json")]) >= 8 and len([f for f in files if f.endswith(".keras")]) >= 8, files
+assert len([f for f in files if f.endswith(".onnx")]) >= 8 and len([f for f in files if f.endswith(".onnx.json")]) >= 8, files
+import importlib.util
+assert importlib.util.find_spec("ganzoo.export.runtime") is not None
+assert importlib.util.find_spec("export") is None, "a top-level `export` module was installed"
 weights = sorted(p.name for p in (package / "metrics" / "weights").iterdir())
 assert {"classifiers.json", "digits.weights.h5", "fashion_mnist.weights.h5"} <= set(weights), weights
 print(f"installed: {package}; {len(files)} zoo files; classifier weights {weights}")

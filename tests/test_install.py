@@ -42,6 +42,17 @@ def test_non_editable_install_runs_from_another_directory():
     assert "check_install: OK" in result.stdout
 
 
+@pytest.mark.slow
+def test_base_install_runs_presets_without_keras():
+    """`pip install ganzoo` (no extras) in a fresh venv: generate from a preset name, shipped or on an HTTP mirror."""
+    result = subprocess.run(
+        ["bash", str(REPO / "scripts" / "check_base_install.sh")], capture_output=True, text=True, timeout=900,
+        env={**os.environ, "PYTHON": sys.executable},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "check_base_install: OK" in result.stdout
+
+
 def test_without_keras_the_error_names_the_extras(tmp_path):
     """A base install (no Keras, no backend): ganzoo imports, lists presets, and using the
     training API gives one error that says which extra to install."""

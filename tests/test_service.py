@@ -129,6 +129,33 @@ def test_ctrl_c_stops_the_service_cleanly(tmp_path):
         assert "Traceback" not in process.stderr.read()
 
 
+def test_accepted_connections_get_tcp_nodelay():
+    """Without TCP_NODELAY every keep-alive response waited 40 ms (Nagle + delayed ACK); asyncio sets it only
+    on sockets created with proto=IPPROTO_TCP, which `listening_socket` does."""
+    import asyncio
+    import socket
+
+    from ganzoo.commands.serve import listening_socket
+
+    async def check():
+        seen = asyncio.get_running_loop().create_future()
+
+        class Probe(asyncio.Protocol):
+            def connection_made(self, transport):
+                seen.set_result(transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        sock = listening_socket("127.0.0.1", 0)
+        server = await asyncio.get_running_loop().create_server(Probe, sock=sock)
+        reader, writer = await asyncio.open_connection(*sock.getsockname()[:2])
+        value = await asyncio.wait_for(seen, 10)
+        writer.close()
+        server.close()
+        return value
+
+    assert asyncio.run(check()) != 0
+
+
 def test_bad_arguments_fail_before_serving(tmp_path):
     import subprocess
     import sys
@@ -138,7 +165,9 @@ def test_bad_arguments_fail_before_serving(tmp_path):
         (["no_such_preset"], "Expected a known preset name"),
         ([str(tmp_path / "missing.onnx")], "Expected an existing ONNX file"),
         (["dcgan_digits", "--max-n", "0"], "--max-n"),
+        (["dcgan_digits", "--port", "70000"], "--port"),
     ):
-        result = subprocess.run([sys.executable, "-m", "ganzoo", "serve", *args, "--port", "0"], env=env,
+        port = [] if "--port" in args else ["--port", "0"]
+        result = subprocess.run([sys.executable, "-m", "ganzoo", "serve", *args, *port], env=env,
                                 capture_output=True, text=True, timeout=60)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr

@@ -24,7 +24,11 @@ def register(subparsers):
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     parser.add_argument("--hub", help="hub for preset names (default: $GANZOO_HUB_URL, else the shipped presets)")
     parser.add_argument("--max-n", type=int, default=256, help="largest n one request may ask for (default 256)")
-    parser.add_argument("--threads", type=int, help="onnxruntime threads per request (default: physical cores)")
+    parser.add_argument(
+        "--threads", type=int, default=1,
+        help="onnxruntime threads per request (default 1: concurrent requests use the cores; "
+        "see benchmarks/serve.py)",
+    )
     parser.set_defaults(handler=run_serve)
 
 
@@ -37,6 +41,26 @@ def open_generator(source, hub=None, threads=None):
     if source.endswith(".onnx") or os.sep in source or "/" in source:
         return OnnxGenerator(source, intra_op_threads=threads)
     return OnnxGenerator.from_preset(source, hub, intra_op_threads=threads)
+
+
+def listening_socket(host, port):
+    """A TCP socket bound to `(host, port)` and listening.
+
+    Raises:
+        OSError: the address is taken or not ours, with a one-line message.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say so; without it, Nagle's algorithm
+    # and the client's delayed ACK add 40 ms to every keep-alive response.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(1024)  # connections queue from now on, so a client may start as soon as we print the address
+    except OSError as error:
+        sock.close()
+        raise OSError(f"Could not listen on {host}:{port}: {error.strerror or error}") from None
+    return sock
 
 
 def run_serve(args):
@@ -57,18 +81,9 @@ def run_serve(args):
         ) from None
     generator = open_generator(args.source, args.hub, args.threads)
     app = create_app(generator, max_n=args.max_n, name=args.source)
-    # Bind here, so that --port 0 can report the port it got.
-    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((args.host, args.port))
-        sock.listen(1024)  # connections queue from now on, so a client may start as soon as the line below prints
-    except OSError as error:
-        sock.close()
-        raise OSError(f"Could not listen on {args.host}:{args.port}: {error.strerror or error}") from None
+    sock = listening_socket(args.host, args.port)  # bound here, so that --port 0 can report the port it got
     host, port = sock.getsockname()[:2]
-    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    shown = f"[{host}]" if sock.family == socket.AF_INET6 else host
     print(f"Serving {args.source} ({generator!r}) on http://{shown}:{port}/generate?n=16&seed=0 (Ctrl-C stops)",
           flush=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False)
