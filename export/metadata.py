@@ -4,7 +4,7 @@ Both hold the same dict. In `metadata_props` every value is JSON-encoded
 (ONNX stores strings only); the sidecar `<file>.json` holds it as one JSON
 object, for runtimes that cannot read `metadata_props` (onnxruntime-web).
 
-This module uses the standard library only: `export.runtime` reads
+This module uses the standard library only: `ganzoo.export.runtime` reads
 metadata through it without TensorFlow, Keras or even the onnx package.
 """
 
