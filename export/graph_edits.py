@@ -173,3 +173,9 @@ def to_float16(model, label_name="label"):
 def has_float16(model):
     """Whether any initializer of the model is float16."""
     return any(init.data_type == TensorProto.FLOAT16 for init in model.graph.initializer)
+
+
+def has_subgraphs(graph):
+    """Whether any node carries a graph attribute (If, Loop, Scan): rewrites here do not look inside them."""
+    return any(attribute.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+               for node in graph.node for attribute in node.attribute)

@@ -7,7 +7,7 @@ onnxruntime folds those into a `Conv`, but not into a `ConvTranspose` or a
 `optimized_model_filepath`), so a DCGAN generator pays one or two extra
 passes over every feature map. `fold_affine_into_linear` moves them into
 the weights and the bias, which removes those passes: on the DCGAN
-generator of `benchmarks/inference.py` the graph goes from 14 to 9 nodes.
+generator of `benchmarks/inference.py` the graph goes from 14 to 10 nodes.
 
 Folding changes the order of floating-point operations (`(x W) s` becomes
 `x (W s)`), so outputs move by a few float32 ulps; `export.verify` checks
@@ -20,6 +20,8 @@ Example:
 import numpy as np
 import onnx
 from onnx import numpy_helper
+
+from ganzoo.export import graph_edits
 
 _LINEAR = ("MatMul", "ConvTranspose", "Conv")
 
@@ -49,13 +51,18 @@ def _set_initializer(graph, name, array):
     graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
 
 
-def _channel_vector(array, channels, layout):
+def _channel_vector(array, channels, layout, output_rank):
     """Returns `array` as a `(channels,)` vector if it broadcasts along the channel axis only, else None.
 
     `layout` is "last" for a MatMul output `(..., channels)` and "nchw" for
-    a convolution output `(N, channels, H, W)`.
+    a 2-D convolution output `(N, channels, H, W)`. A constant with more
+    axes than the output (`output_rank`, None when unknown) would grow the
+    output's shape by broadcasting, so it is not folded.
     """
     if array is None or array.dtype != np.float32:
+        return None
+    max_rank = output_rank if output_rank is not None else (1 if layout == "last" else 4)
+    if array.ndim > max_rank:
         return None
     if array.size == 1:
         return np.full((channels,), array.reshape(()), dtype=np.float32)
@@ -67,7 +74,20 @@ def _channel_vector(array, channels, layout):
     return array.reshape((channels,)) if ok else None
 
 
-def _fold_one(graph, consumers, outputs):
+def _output_ranks(model):
+    """`{tensor name: rank}` from ONNX shape inference (tensors it cannot type are left out)."""
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # noqa: BLE001 - inference is a help here, never a requirement
+        return {}
+    ranks = {}
+    for value in (*inferred.graph.value_info, *inferred.graph.output, *inferred.graph.input):
+        if value.type.tensor_type.HasField("shape"):
+            ranks[value.name] = len(value.type.tensor_type.shape.dim)
+    return ranks
+
+
+def _fold_one(graph, consumers, outputs, ranks):
     """Folds one Mul or Add into the linear node before it; returns True if it did."""
     for node in graph.node:
         if node.op_type not in _LINEAR or len(node.output) != 1:
@@ -83,6 +103,8 @@ def _fold_one(graph, consumers, outputs):
                 continue
             channels, layout = weight.shape[1], "last"
         else:
+            if weight.ndim != 4:  # 2-D convolutions only: (N, C, H, W) outputs
+                continue
             channels, layout = weight.shape[1 if node.op_type == "ConvTranspose" else 0], "nchw"
         (output,) = node.output
         users = consumers.get(output, [])
@@ -92,7 +114,7 @@ def _fold_one(graph, consumers, outputs):
         if user.op_type not in ("Mul", "Add") or len(user.input) != 2:
             continue
         other = user.input[1] if user.input[0] == output else user.input[0]
-        vector = _channel_vector(_constant(graph, other), channels, layout)
+        vector = _channel_vector(_constant(graph, other), channels, layout, ranks.get(output))
         if vector is None:
             continue
         bias = None
@@ -148,8 +170,10 @@ def fold_affine_into_linear(model):
 
     A `Mul` by a per-output-channel constant scales the weights (and the
     bias); an `Add` of one becomes (part of) a convolution's bias. Only
-    float32 initializers with one consumer are folded; anything else is
-    left as it is.
+    float32 initializers with one consumer, after a 2-D MatMul weight or a
+    2-D convolution (group 1), are folded; anything else, and any graph with
+    subgraphs (If, Loop, Scan), is left as it is. `MatMul` has no bias
+    input, so only a `Mul` folds into it; the `Add` after it stays.
 
     Args:
         model: an `onnx.ModelProto`, edited in place.
@@ -158,9 +182,12 @@ def fold_affine_into_linear(model):
         The number of nodes removed.
     """
     graph = model.graph
+    if graph_edits.has_subgraphs(graph):
+        return 0
     outputs = {value.name for value in graph.output}
+    ranks = _output_ranks(model)
     removed = 0
-    while _fold_one(graph, _consumers(graph), outputs):
+    while _fold_one(graph, _consumers(graph), outputs, ranks):
         removed += 1
     _drop_unused_initializers(graph)
     return removed

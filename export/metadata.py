@@ -120,7 +120,7 @@ def from_props(props):
     for key, text in props.items():
         try:
             metadata[key] = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             metadata[key] = text
     return metadata
 

@@ -19,7 +19,11 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from ganzoo.export import graph_edits
+
 _INDEX_TYPES = (TensorProto.INT32, TensorProto.INT64)
+# A (depth, depth) table: past this many classes a OneHot stays (10k classes would be a 400 MB table).
+MAX_DEPTH = 4096
 
 
 def _constants(graph):
@@ -48,10 +52,13 @@ def one_hot_to_gather(model):
 
     Returns:
         The number of `OneHot` nodes replaced. A `OneHot` whose depth or
-        values are computed at run time, or that encodes along another
-        axis, is left as it is.
+        values are computed at run time, that encodes along another axis or
+        has more than `MAX_DEPTH` classes, is left as it is, and so is every
+        node of a graph with subgraphs.
     """
     graph = model.graph
+    if graph_edits.has_subgraphs(graph):
+        return 0
     constants = _constants(graph)
     types = None
     replaced = 0
@@ -63,7 +70,8 @@ def one_hot_to_gather(model):
         indices, depth_name, values_name = node.input
         depth, values = constants.get(depth_name), constants.get(values_name)
         axis = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "axis"), -1)
-        if depth is None or values is None or depth.size != 1 or values.size != 2 or axis != -1:
+        if (depth is None or values is None or depth.size != 1 or values.size != 2 or axis != -1
+                or not 1 <= int(depth.reshape(())) <= MAX_DEPTH):
             new_nodes.append(node)
             continue
         if types is None:

@@ -7,8 +7,10 @@ Routes (all `GET`):
   0, 1, ..., num_classes-1 cycled for a conditional generator and must be
   absent for an unconditional one. The noise is
   `numpy.random.default_rng(seed)`, as in `OnnxGenerator.generate`, so a
-  response is the same bytes for the same query.
-- `/metadata`: the generator's metadata (the sidecar's JSON) and the limits.
+  response is the same bytes for the same query; its `ETag` names the model
+  file and the query (`If-None-Match` gets a 304).
+- `/metadata`: the generator's metadata (the sidecar's JSON), the model
+  file's sha256 and the limits.
 - `/healthz`: `ok`.
 
 A bad query gets HTTP 400 with `{"error": ..., "parameter": ...}` naming
@@ -24,6 +26,7 @@ Example:
     >>> uvicorn.run(app, host="127.0.0.1", port=8000)   # or: ganzoo serve cgan_fashion_mnist
 """
 
+import hashlib
 import io
 import math
 import re
@@ -117,6 +120,14 @@ def render_png(generator, n, seed, labels=None, nrow=None):
     return buffer.getvalue()
 
 
+def _file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _error(status, message, parameter=None):
     return JSONResponse({"error": message, "parameter": parameter}, status_code=status)
 
@@ -131,8 +142,10 @@ def create_app(generator, *, max_n=MAX_N, name=None):
     """
     if not isinstance(max_n, int) or isinstance(max_n, bool) or max_n < 1:
         raise ValueError(f"Expected max_n to be a positive int. Received: max_n={max_n!r}")
+    model_hash = _file_sha256(generator.path)
     description = {
         "name": name or generator.metadata.get("preset"),
+        "sha256": model_hash,
         "metadata": generator.metadata,
         "limits": {"max_n": max_n, "max_seed": MAX_SEED},
         "routes": {
@@ -148,8 +161,15 @@ def create_app(generator, *, max_n=MAX_N, name=None):
             n, seed, labels, nrow = parse_query(request.query_params, generator.num_classes, max_n)
         except QueryError as error:
             return _error(400, str(error), error.parameter)
+        # The same model and query give the same bytes: the ETag names both, so caches revalidate after a restart
+        # with another model instead of serving its images.
+        query = f"{n}|{seed}|{None if labels is None else ','.join(map(str, labels))}|{nrow}"
+        etag = '"' + hashlib.sha256(f"{model_hash}|{query}".encode()).hexdigest()[:32] + '"'
+        headers = {"ETag": etag, "Cache-Control": "no-cache"}
+        if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
+            return Response(status_code=304, headers=headers)
         body = await run_in_threadpool(render_png, generator, n, seed, labels, nrow)
-        return Response(body, media_type="image/png", headers={"Cache-Control": "public, max-age=86400"})
+        return Response(body, media_type="image/png", headers=headers)
 
     def metadata(request):
         return JSONResponse(description)

@@ -19,6 +19,7 @@ validating a preset stays cheap.
 import copy
 import json
 import numbers
+import re
 
 VARIANTS = ("dcgan", "lsgan", "wgan_gp", "cgan")
 # Kept equal to `ganzoo.losses.LOSSES` (a test checks) so that validation
@@ -78,6 +79,8 @@ _RECIPE_KEYS = {
     "ema_decay": (_FLOAT, True),
 }
 _WEIGHTS_KEYS = {"file": (_STR, True), "sha256": (_STR, True), "size_bytes": (_INT, True)}
+_PLAIN_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 _ONNX_KEYS = {"file": (_STR, False), "sha256": (_STR, False), "size_bytes": (_INT, False)}
 _TRAINING_KEYS = {"seconds": (_FLOAT, False), "command": (_STR, False), "ganzoo_version": (_STR, False)}
 
@@ -202,9 +205,15 @@ def validate_config(config, source=None):
 
     _check_dict(config["weights"], _WEIGHTS_KEYS, "weights", source)
     if config.get("onnx") is not None:
-        _check_dict(config["onnx"], _ONNX_KEYS, "onnx", source)
-        _check_range(config["onnx"]["file"].endswith(".onnx"), "onnx.file", "to end in .onnx", config["onnx"]["file"],
-                     source)
+        published = config["onnx"]
+        _check_dict(published, _ONNX_KEYS, "onnx", source)
+        _check_range(_PLAIN_FILE.fullmatch(published["file"]) is not None and published["file"].endswith(".onnx"),
+                     "onnx.file", "to be a plain file name ending in .onnx", published["file"], source)
+        _check_range(published["file"] != config["weights"]["file"], "onnx.file", "to differ from weights.file",
+                     published["file"], source)
+        _check_range(_SHA256.fullmatch(published["sha256"]) is not None, "onnx.sha256", "to be 64 lowercase hex digits",
+                     published["sha256"], source)
+        _check_range(published["size_bytes"] >= 1, "onnx.size_bytes", "to be >= 1", published["size_bytes"], source)
     if config["training"] is not None:
         _check_dict(config["training"], _TRAINING_KEYS, "training", source)
     if config["quality"] is not None and not isinstance(config["quality"], dict):
@@ -220,7 +229,7 @@ def load_config_file(path):
     with open(path, encoding="utf-8") as f:
         try:
             config = json.load(f)
-        except json.JSONDecodeError as error:
+        except (json.JSONDecodeError, RecursionError) as error:
             raise ValueError(f"Expected a JSON preset in {path}. Received invalid JSON: {error}") from None
     return validate_config(config, source=path)
 

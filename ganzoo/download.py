@@ -3,13 +3,15 @@
 The zoo client downloads preset files with this, so that the base install
 (numpy, onnxruntime, pillow: no Keras) can fetch an ONNX generator. Every
 download is bounded three ways: a stall deadline (no byte for
-`stall_seconds`), an overall deadline, and a size cap (a server that sends
-more than the preset's `size_bytes` is cut off before the disk fills).
+`stall_seconds`), an overall deadline (checked between reads, so a download
+ends within `deadline_seconds + stall_seconds`), and a size cap (a server
+that sends more than the preset's `size_bytes` is cut off before the disk
+fills).
 Whatever goes wrong, the partial file is removed.
 
 Example:
     >>> download("http://127.0.0.1:8000/dcgan_digits.onnx", "/tmp/x.part", max_bytes=500_000)
-    471803
+    402832
 """
 
 import http.client
@@ -40,9 +42,11 @@ def _stream(url, sink, *, max_bytes, stall_seconds, deadline_seconds):
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
         raise DownloadError(f"Could not connect to download {url}: {reason}") from None
+    except (http.client.HTTPException, ValueError) as error:  # a malformed status line or headers, a bad URL
+        raise DownloadError(f"Could not download {url}: {type(error).__name__}: {error}") from None
     with response:
         announced = response.headers.get("Content-Length")
-        announced = int(announced) if announced and announced.isdigit() else None
+        announced = int(announced) if announced and announced.isascii() and announced.isdigit() else None
         if max_bytes is not None and announced is not None and announced > max_bytes:
             raise DownloadError(f"Expected at most {max_bytes} bytes from {url}. Received: a Content-Length of {announced}")
         while True:

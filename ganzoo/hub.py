@@ -1,9 +1,10 @@
 """The weights hub: where preset files live, verified download, local cache.
 
 A hub is a flat directory of preset files, served as they are by any static
-file server: `<name>.json` (the preset), the generator file it names
-(`weights.file`, e.g. `<name>.keras`) and `index.txt` (the preset names,
-one per line, so that an HTTP hub can be listed). The default hub is the
+file server: `<name>.json` (the preset), the generator files it names
+(`weights.file`, e.g. `<name>.keras`, and `onnx.file`, e.g. `<name>.onnx`,
+with its metadata sidecar `<name>.onnx.json` for browsers) and `index.txt`
+(the preset names, one per line, so that an HTTP hub can be listed). The default hub is the
 `zoo_configs` directory shipped inside the package. `GANZOO_HUB_URL` (or a
 `hub=` argument, `--hub` on the CLI) points at another one: a directory, a
 `file://` URL or an `http(s)://` mirror.

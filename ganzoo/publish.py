@@ -76,9 +76,13 @@ def publish(run_dir, name, hub_dir, *, description=None):
     (the same generator exported with uint8 pixels out, verified against
     Keras) with its metadata sidecar `<name>.onnx.json`, `<hub_dir>/<name>.json`
     (the run's `config.json` with `weights` and `onnx` pointing at them:
-    file, sha256, size) and adds `name` to `<hub_dir>/index.txt`. Each file
-    is written atomically. Serve `hub_dir` with any static file server and point
-    `GANZOO_HUB_URL` at it.
+    file, sha256, size) and adds `name` to `<hub_dir>/index.txt`. The two
+    generator files are made and verified under temporary names first, so a
+    failed export leaves the hub as it was; then each is renamed into place
+    and the preset JSON is written last. (A client that reads the old JSON
+    in the moment between the renames and the JSON gets a hash mismatch and
+    no file, never a wrong one.) Serve `hub_dir` with any static file server
+    and point `GANZOO_HUB_URL` at it.
 
     Args:
         run_dir: a `ganzoo train` output folder (`generator.keras`,
@@ -94,6 +98,8 @@ def publish(run_dir, name, hub_dir, *, description=None):
         FileNotFoundError: the run folder lacks a file.
         ValueError: an invalid name or config, or weights that don't fit
             the config's generator.
+        RuntimeError: the ONNX export failed or does not match Keras
+            (`ganzoo.export.VerificationError`).
     """
     _check_name(name)
     run_dir, hub_dir = Path(run_dir), Path(hub_dir)
@@ -128,18 +134,25 @@ def publish(run_dir, name, hub_dir, *, description=None):
     generator.set_weights(trained.get_weights())  # also checks every shape
 
     hub_dir.mkdir(parents=True, exist_ok=True)
-    weights_file = hub_dir / f"{name}.keras"
-    temporary = hub_dir / f".{name}.{os.getpid()}.part.keras"  # save() wants the .keras suffix
+    # Stage both files under temporary names; nothing on the hub changes unless both are made and verified.
+    from ganzoo.export import metadata as metadata_lib
+
+    stem = f".{name}.{os.getpid()}"
+    staged_keras, staged_onnx = hub_dir / f"{stem}.part.keras", hub_dir / f"{stem}.staged.onnx"
+    staged = (staged_keras, staged_onnx, Path(metadata_lib.sidecar_path(staged_onnx)))
     try:
-        generator.save(temporary)
-        os.replace(temporary, weights_file)
+        generator.save(staged_keras)  # save() wants the .keras suffix
+        export_preset_onnx(staged_keras, staged_onnx, name, config["variant"], config["recipe"]["dataset"])
+        weights_file, onnx_file = hub_dir / f"{name}.keras", hub_dir / f"{name}.onnx"
+        config["weights"] = {**_file_entry(staged_keras), "file": weights_file.name}
+        config["onnx"] = {**_file_entry(staged_onnx), "file": onnx_file.name}
+        validate_config(config, source=f"preset {name!r}")
+        os.replace(staged_keras, weights_file)
+        os.replace(staged[2], metadata_lib.sidecar_path(onnx_file))
+        os.replace(staged_onnx, onnx_file)
     finally:
-        temporary.unlink(missing_ok=True)
-    config["weights"] = _file_entry(weights_file)
-    onnx_file = hub_dir / f"{name}.onnx"
-    export_preset_onnx(weights_file, onnx_file, name, config["variant"], config["recipe"]["dataset"])
-    config["onnx"] = _file_entry(onnx_file)
-    validate_config(config, source=f"preset {name!r}")
+        for path in staged:
+            path.unlink(missing_ok=True)
     preset_file = hub_dir / f"{name}.json"
     hub_lib.write_atomic(preset_file, (json.dumps(config, indent=2) + "\n").encode("utf-8"))
     index = hub_dir / hub_lib.INDEX_FILE

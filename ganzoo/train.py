@@ -206,6 +206,8 @@ def _export(generator, path, keras_file=None):
     try:
         from ganzoo.export.onnx_export import to_onnx
     except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] not in ("onnx", "tf2onnx", "onnxconverter_common", "tensorflow"):
+            raise
         warnings.warn(
             f"ONNX export skipped: the exporter needs {error.name} (onnx and tf2onnx come with "
             "pip install 'ganzoo[tensorflow]').",

@@ -107,7 +107,7 @@ def read_preset(name, hub=None):
         source = other.file_url(f"{name}.json")
     try:
         return json.loads(text)
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, RecursionError) as error:
         raise ValueError(f"Expected a JSON preset in {source}. Received invalid JSON: {error}") from None
 
 
@@ -170,7 +170,8 @@ def onnx_path(name, hub=None, config=None):
     if published is None:
         raise ValueError(
             f"Expected preset {name!r} to have a published ONNX generator (an `onnx` entry). Received: none. "
-            f"Export one with `ganzoo export {name} -o {name}.onnx --uint8`."
+            f"Publish one with `ganzoo publish RUN_DIR --name {name} --hub DIR` (it writes the .onnx file and the entry), "
+            f"or run an exported file with `ganzoo generate FILE.onnx`."
         )
     return hub_lib.fetch(
         hub_lib.Hub(hub), published["file"], published["sha256"], cache_subdir=name, size_bytes=published["size_bytes"]

@@ -55,6 +55,15 @@ class Hostile(BaseHTTPRequestHandler):
                 self.close_connection = True
                 for _ in range(64):
                     self.wfile.write(BODY)
+            elif path == "/garbage":  # not HTTP at all
+                self.wfile.write(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+                self.close_connection = True
+            elif path == "/superscript":  # a Content-Length that str.isdigit() accepts and int() refuses
+                self.send_response(200)
+                self.send_header("Content-Length", "\u00b2")
+                self.end_headers()
+                self.wfile.write(b"ab")
+                self.close_connection = True
             elif path == "/huge":
                 self._headers(1 << 30)
                 self.wfile.write(BODY)
@@ -90,6 +99,7 @@ def test_a_good_download_writes_every_byte(server, tmp_path):
         ("/short", {}, DownloadError, "cut off"),
         ("/big", {"max_bytes": 100_000}, DownloadError, "at most 100000 bytes"),
         ("/huge", {"max_bytes": 100_000}, DownloadError, "Content-Length of 1073741824"),
+        ("/garbage", {}, DownloadError, "BadStatusLine"),
     ],
 )
 def test_faults_fail_fast_and_leave_no_file(server, tmp_path, path, kwargs, error, message):
@@ -99,6 +109,10 @@ def test_faults_fail_fast_and_leave_no_file(server, tmp_path, path, kwargs, erro
         download(f"{server}{path}", target, **kwargs)
     assert time.monotonic() - start < 2.5
     assert not target.exists()
+
+
+def test_an_unreadable_content_length_is_ignored(server, tmp_path):
+    assert download(f"{server}/superscript", tmp_path / "x.part") == 2
 
 
 def test_nothing_listens(tmp_path):

@@ -117,6 +117,8 @@ def affine_chain(linear, rng, scale_shape, bias_shape, with_bias=False):
         helper.make_node("Relu", ["shifted"], ["out"]),
     ]
     shape = ["batch", 4] if linear == "MatMul" else ["batch", 4, "h", "w"]
+    if len(scale_shape) > 2 and linear == "MatMul":
+        shape = [1, "batch", 4]
     return make_model(nodes, [x], "out", constants, shape), feeds
 
 
@@ -146,6 +148,18 @@ def test_folding_leaves_what_it_cannot_fold():
     before = run(model, feeds)
     assert fold_affine_into_linear(model) == 0
     np.testing.assert_array_equal(run(model, feeds), before)
+    # A constant with more axes than the output would grow the output's shape: (1, 1, 4) after (batch, 4).
+    model, feeds = affine_chain("MatMul", rng, (1, 1, 4), (4,))
+    before = run(model, feeds)
+    assert before.shape == (1, 3, 4)
+    assert fold_affine_into_linear(model) == 0
+    np.testing.assert_array_equal(run(model, feeds), before)
+    # A 1-D convolution (3-D weights) is not folded: the per-channel rule here is for (N, C, H, W) outputs.
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3, 8])
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3]), helper.make_node("Mul", ["y", "s"], ["out"])]
+    model = make_model(nodes, [x], "out", {"w": rng.standard_normal((4, 3, 3)).astype(np.float32),
+                                           "s": np.array(2.0, np.float32)}, ["batch", 4, 6])
+    assert fold_affine_into_linear(model) == 0
     # An intermediate that another node also reads must keep its value.
     model, feeds = affine_chain("MatMul", rng, (4,), (4,))
     model.graph.node.append(helper.make_node("Identity", ["y"], ["y_copy"]))

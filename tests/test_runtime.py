@@ -159,7 +159,7 @@ BLOCKER = textwrap.dedent(
     """
     import importlib.abc, sys
 
-    BLOCKED = ("tensorflow", "keras", "tf_keras", "ganzoo", "onnx", "tf2onnx", "onnxconverter_common", "jax", "torch")
+    BLOCKED = ("tensorflow", "keras", "tf_keras", "onnx", "tf2onnx", "onnxconverter_common", "jax", "torch")
 
     class Blocker(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path=None, target=None):
@@ -180,6 +180,9 @@ BLOCKER = textwrap.dedent(
     loaded = sorted({name.split(".")[0] for name in sys.modules} & set(BLOCKED))
     print("blocked modules loaded:", loaded)
     assert not loaded, loaded
+    # Of ganzoo, only the runtime and the standard-library metadata module come along.
+    ours = sorted(name for name in sys.modules if name.split(".")[0] == "ganzoo")
+    assert ours == ["ganzoo", "ganzoo.export", "ganzoo.export.metadata", "ganzoo.export.runtime"], ours
     print(images.tobytes().hex())
     """
 )

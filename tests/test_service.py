@@ -1,6 +1,7 @@
 """`ganzoo serve`: a real server on 127.0.0.1, without Keras or TensorFlow, checked against the Python runtime."""
 
 import concurrent.futures
+import hashlib
 import io
 import json
 import math
@@ -85,7 +86,19 @@ def test_metadata_route(served):
     payload = json.loads(body)
     assert payload["name"] == name and payload["metadata"] == generator.metadata
     assert payload["limits"]["max_n"] == 256
+    assert payload["sha256"] == hashlib.sha256(open(generator.path, "rb").read()).hexdigest()
     assert get(f"{url}/healthz")[2] == b"ok"
+
+
+def test_etag_names_model_and_query(served):
+    _, _, url, _ = served
+    with urllib.request.urlopen(f"{url}/generate?n=3&seed=1", timeout=30) as response:
+        etag = response.headers["ETag"]
+    with urllib.request.urlopen(f"{url}/generate?n=3&seed=2", timeout=30) as response:
+        assert response.headers["ETag"] != etag
+    request = urllib.request.Request(f"{url}/generate?n=3&seed=1", headers={"If-None-Match": etag})
+    with pytest.raises(urllib.error.HTTPError, match="304"):
+        urllib.request.urlopen(request, timeout=30)
 
 
 BAD = [

@@ -178,15 +178,40 @@ def test_bad_input_is_reported_on_the_page(page):
     page.wait_for_function("document.getElementById('status').className === ''")
 
 
-def test_a_hub_without_a_preset_says_so(browser, tmp_path):
+def hostile_hub(tmp_path, name, corrupt=False):
+    """A hub folder with the demo page in web/ and `name` (a copy of dcgan_digits; its ONNX bytes flipped if asked)."""
     hub = Path(tmp_path)
-    (hub / "index.txt").write_text("ghost\n")
+    (hub / "index.txt").write_text(f"{name}\n../escape\nhttp://example.invalid/x\n")
     web = hub / "web"
     shutil.copytree(REPO / "export" / "web", web, ignore=shutil.ignore_patterns("node_modules"))
     os.symlink(REPO / "export" / "web" / "node_modules", web / "node_modules")
+    if name != "ghost":
+        shipped = hub_lib.shipped_dir()
+        shutil.copy(shipped / "dcgan_digits.json", hub / f"{name}.json")
+        shutil.copy(shipped / "dcgan_digits.onnx.json", hub)
+        data = bytearray((shipped / "dcgan_digits.onnx").read_bytes())
+        if corrupt:
+            data[len(data) // 2] ^= 0xFF  # same size, another sha256
+        (hub / "dcgan_digits.onnx").write_bytes(bytes(data))
+    return hub
+
+
+@pytest.mark.parametrize(
+    "name, corrupt, message",
+    [("ghost", False, "ghost.json: HTTP 404"), ("tampered", True, "Expected dcgan_digits.onnx to have sha256")],
+)
+def test_a_bad_hub_is_reported_on_the_page(browser, tmp_path, name, corrupt, message):
+    hub = hostile_hub(tmp_path, name, corrupt)
     with static_server(hub) as url:
         page = browser.new_page()
         page.goto(f"{url}/web/index.html?hub=../")
         page.wait_for_function("document.getElementById('status').className === 'error'")
-        assert "ghost.onnx.json" in page.inner_text("#status") and "404" in page.inner_text("#status")
+        assert message in page.inner_text("#status")
+        # Only plain preset names are offered: nothing from outside the hub.
+        assert page.eval_on_selector_all("#preset option", "options => options.map(o => o.value)") == [name]
         page.close()
+
+
+def test_the_sha256_is_checked_on_localhost(page):
+    facts = page.inner_text("#facts")
+    assert "sha256 verified" in facts, facts

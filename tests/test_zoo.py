@@ -154,6 +154,12 @@ def hub_with(tmp_path, name, edit):
         (lambda c: c["gan"].update(latent_dim=64.5), "gan.latent_dim"),
         (lambda c: c["weights"].update(size_bytes=True), "weights.size_bytes"),
         (lambda c: c.pop("quality"), "quality"),
+        (lambda c: c["onnx"].update(file="../x.onnx"), "onnx.file"),
+        (lambda c: c["onnx"].update(file="dcgan_digits.keras"), "onnx.file"),
+        (lambda c: c["onnx"].update(sha256="ABC"), "onnx.sha256"),
+        (lambda c: c["onnx"].update(size_bytes=-1), "onnx.size_bytes"),
+        (lambda c: c["onnx"].pop("sha256"), "onnx.sha256"),
+        (lambda c: c["onnx"].update(extra=1), "onnx.extra"),
     ],
 )
 def test_configs_are_strict(tmp_path, edit, key):
@@ -257,10 +263,11 @@ def test_info_and_download_commands():
     code, out, _ = run_cli("info", "cgan_fashion_mnist")
     config = zoo.load_config("cgan_fashion_mnist")
     assert code == 0 and config["weights"]["sha256"] in out and "num_classes" in out
+    assert config["onnx"]["sha256"] in out and "uint8 pixels" in out
     code, out, _ = run_cli("info", "cgan_fashion_mnist", "--json")
     assert json.loads(out) == config
     code, out, _ = run_cli("download", "dcgan_digits")
-    assert code == 0 and out.strip() == f"dcgan_digits: {ZOO / 'dcgan_digits.keras'}"
+    assert code == 0 and out.strip() == f"dcgan_digits: {ZOO / 'dcgan_digits.keras'} {ZOO / 'dcgan_digits.onnx'}"
     assert main(["info", "nope"]) == 2
 
 
@@ -296,6 +303,28 @@ def test_publish_writes_a_hub_that_loads_by_name(tmp_path):
     assert "team_lsgan" in zoo.list_presets(hub=hub)
     with pytest.raises(FileNotFoundError, match="generator.keras"):
         publish(tmp_path, "x", hub)
+
+
+def test_a_failed_onnx_export_leaves_the_hub_as_it_was(tmp_path, monkeypatch):
+    import ganzoo.publish as publish_module
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    shutil.copy(ZOO / "dcgan_digits.keras", run_dir / "generator.keras")
+    config = zoo.read_preset("dcgan_digits")
+    (run_dir / "config.json").write_text(json.dumps({**config, "weights": {"file": "generator.keras", "sha256": None, "size_bytes": None}}))
+    hub = tmp_path / "hub"
+    publish(run_dir, "mine", hub)
+    before = {p.name: p.read_bytes() for p in hub.iterdir()}
+
+    def failing_export(*args):
+        raise RuntimeError("simulated: the ONNX file does not match Keras")
+
+    monkeypatch.setattr(publish_module, "export_preset_onnx", failing_export)
+    shutil.copy(ZOO / "lsgan_digits.keras", run_dir / "generator.keras")  # other weights: a real change
+    code, _, err = run_cli("publish", str(run_dir), "--name", "mine", "--hub", str(hub))
+    assert code == 1 and "simulated" in err and "Nothing on the hub" in err
+    assert {p.name: p.read_bytes() for p in hub.iterdir()} == before  # no new file, no temporary left
 
 
 def test_write_quality_keeps_the_preset_valid(tmp_path, monkeypatch):

@@ -2,10 +2,13 @@
 //
 // The page reads a hub (default: the repository's zoo_configs/ next to this
 // folder; `?hub=URL` picks another, e.g. a `ganzoo publish` folder): its
-// index.txt lists the presets, `<name>.onnx.json` is the metadata sidecar
-// (onnxruntime-web cannot read ONNX metadata_props) and `<name>.onnx` the
-// generator (inputs z float32 [batch, latent_dim] and label int32 [batch],
-// output image uint8 [batch, H, W, C]).
+// index.txt lists the presets, `<name>.json` is the preset (its `onnx` entry
+// names the ONNX file with its sha256 and size), `<file>.json` is that
+// file's metadata sidecar (onnxruntime-web cannot read ONNX metadata_props).
+// The generator has inputs z float32 [batch, latent_dim] and label int32
+// [batch], and the output image uint8 [batch, H, W, C]. The page checks the
+// file's size and, where the browser offers crypto.subtle (https, or
+// localhost), its sha256 before running it.
 //
 // Noise: the page turns a seed into z with its own generator (mulberry32 and
 // Box-Muller, below), so a seed here does not give the same z as NumPy's
@@ -14,8 +17,8 @@
 //
 // window.ganzoo is the page's API, used by the test and handy in the console:
 //   await ganzoo.ready                         -> list of preset names
-//   await ganzoo.load(name)                    -> metadata of the loaded preset
-//   await ganzoo.run(z, labels)                -> {pixels: Uint8Array, dims: [n, H, W, C]}
+//   await ganzoo.load(name)                    -> metadata of the loaded preset (it becomes the current one)
+//   await ganzoo.run(z, labels)                -> {pixels: Uint8Array, dims: [n, H, W, C]} from the current preset
 //   ganzoo.draw(pixels, dims, nrow)            -> draws a grid on the canvas; returns its ImageData
 //   ganzoo.noise(seed, n, latentDim)           -> Float32Array of n * latentDim N(0, 1) values
 "use strict";
@@ -26,7 +29,10 @@
   const hub = new URL(params.get("hub") || "../../zoo_configs/", location.href);
   if (!hub.pathname.endsWith("/")) hub.pathname += "/";
   const el = (id) => document.getElementById(id);
-  const state = { name: null, session: null, meta: null };
+  const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/; // preset names, as ganzoo.zoo allows them
+  const cache = new Map(); // name -> Promise of {name, session, meta}
+  let current = null; // the model the last load() resolved to
+  let loads = 0; // a later load wins: an earlier one that ends last must not replace it
 
   ort.env.wasm.wasmPaths = new URL("node_modules/onnxruntime-web/dist/", location.href).href;
   ort.env.wasm.numThreads = 1; // a static server sends no COOP/COEP headers, so no shared memory
@@ -42,12 +48,25 @@
     return response;
   }
 
-  function checkMeta(meta, name) {
+  function checkMeta(meta, file) {
     const ok = meta && meta.format === "ganzoo-generator" && Number.isInteger(meta.latent_dim) && meta.latent_dim > 0 &&
-      Array.isArray(meta.image_shape) && meta.image_shape.length === 3 && meta.output_dtype === "uint8" &&
-      (meta.num_classes === null || (Number.isInteger(meta.num_classes) && meta.num_classes >= 2));
-    if (!ok) throw new Error(`Expected ${name}.onnx.json to be a ganzoo sidecar of a uint8 generator`);
+      Array.isArray(meta.image_shape) && meta.image_shape.length === 3 &&
+      meta.image_shape.every((d) => Number.isInteger(d) && d > 0) && meta.output_dtype === "uint8" &&
+      (meta.num_classes === null || (Number.isInteger(meta.num_classes) && meta.num_classes >= 2)) &&
+      (meta.class_names == null || (Array.isArray(meta.class_names) && meta.class_names.length === meta.num_classes));
+    if (!ok) throw new Error(`Expected ${file}.json to be a ganzoo sidecar of a uint8 generator`);
     return meta;
+  }
+
+  async function checkFile(bytes, entry, file) {
+    if (bytes.byteLength !== entry.size_bytes) {
+      throw new Error(`Expected ${file} to be ${entry.size_bytes} bytes, as its preset says. Received: ${bytes.byteLength}`);
+    }
+    if (!globalThis.crypto || !crypto.subtle) return false; // plain http off localhost: no WebCrypto
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+    const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+    if (hex !== entry.sha256) throw new Error(`Expected ${file} to have sha256 ${entry.sha256}. Received: ${hex}`);
+    return true;
   }
 
   // mulberry32: a small 32-bit generator; Box-Muller turns pairs of uniforms into N(0, 1).
@@ -69,14 +88,39 @@
     return z;
   }
 
-  async function load(name) {
-    if (state.name === name && state.session) return state.meta;
+  function load(name) {
+    if (!NAME.test(name)) return Promise.reject(new Error(`Expected a preset name. Received: ${JSON.stringify(name)}`));
+    const token = ++loads;
+    if (!cache.has(name)) {
+      const loading = (async () => {
+        const preset = await (await fetchOk(new URL(`${name}.json`, hub), "preset")).json();
+        const entry = preset && preset.onnx;
+        if (!entry || typeof entry.file !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]*\.onnx$/.test(entry.file)) {
+          throw new Error(`Expected preset ${name} to publish an ONNX file (an "onnx" entry)`);
+        }
+        const meta = checkMeta(await (await fetchOk(new URL(`${entry.file}.json`, hub), "sidecar")).json(), entry.file);
+        const bytes = await (await fetchOk(new URL(entry.file, hub), "model")).arrayBuffer();
+        const verified = await checkFile(bytes, entry, entry.file);
+        const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+        return { name, session, meta, verified };
+      })();
+      cache.set(name, loading);
+      loading.catch(() => cache.delete(name)); // a failed load may be retried
+    }
     status(`Loading ${name}...`);
-    const meta = checkMeta(await (await fetchOk(new URL(`${name}.onnx.json`, hub), "sidecar")).json(), name);
-    const bytes = await (await fetchOk(new URL(`${name}.onnx`, hub), "model")).arrayBuffer();
-    const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
-    Object.assign(state, { name, session, meta });
+    return cache.get(name).then((model) => {
+      if (token === loads) {
+        current = model;
+        showModel(model);
+      }
+      return model.meta;
+    });
+  }
+
+  function showModel(model) {
+    const meta = model.meta;
     const labels = el("label");
+    const keep = labels.value;
     labels.innerHTML = "";
     if (meta.num_classes !== null) {
       labels.add(new Option("one row of every class", "all"));
@@ -84,16 +128,18 @@
         const text = meta.class_names ? `${c}: ${meta.class_names[c]}` : String(c);
         labels.add(new Option(text, String(c)));
       }
+      if ([...labels.options].some((option) => option.value === keep)) labels.value = keep;
     }
     el("class-field").style.display = meta.num_classes === null ? "none" : "";
-    el("facts").textContent = `${name}: ${meta.variant || "?"}, latent_dim ${meta.latent_dim}, ` +
+    el("facts").textContent = `${model.name}: ${meta.variant || "?"}, latent_dim ${meta.latent_dim}, ` +
       `image ${meta.image_shape.join("x")}, ${meta.num_classes === null ? "unconditional" : meta.num_classes + " classes"}, ` +
-      `ONNX opset ${meta.opset}, ganzoo ${meta.ganzoo_version}`;
-    return meta;
+      `ONNX opset ${meta.opset}, ganzoo ${meta.ganzoo_version}, ` +
+      (model.verified ? "sha256 verified" : "size checked (sha256 needs https or localhost)");
   }
 
-  async function run(z, labels) {
-    const meta = state.meta;
+  async function run(z, labels, model = current) {
+    if (!model) throw new Error("Expected a loaded preset: call ganzoo.load(name) first");
+    const meta = model.meta;
     const n = z.length / meta.latent_dim;
     if (!Number.isInteger(n) || n < 1) throw new Error(`Expected z to hold n * ${meta.latent_dim} values`);
     const feeds = { z: new ort.Tensor("float32", Float32Array.from(z), [n, meta.latent_dim]) };
@@ -106,7 +152,7 @@
       }
       feeds.label = new ort.Tensor("int32", Int32Array.from(labels), [n]);
     }
-    const output = (await state.session.run(feeds)).image;
+    const output = (await model.session.run(feeds)).image;
     return { pixels: output.data, dims: output.dims.map(Number) };
   }
 
@@ -141,7 +187,10 @@
   async function generate() {
     try {
       const name = el("preset").value;
-      const meta = await load(name);
+      await load(name);
+      const model = current;
+      if (model.name !== name) return; // another preset was picked meanwhile; its own generate() draws
+      const meta = model.meta;
       const seed = Number(el("seed").value);
       let n = Number(el("count").value);
       if (!Number.isInteger(seed) || seed < 0 || seed > 4294967295) throw new Error("Expected a seed in [0, 4294967295]");
@@ -153,7 +202,7 @@
         if (choice === "all") nrow = meta.num_classes;
       }
       const started = performance.now();
-      const { pixels, dims } = await run(noise(seed, n, meta.latent_dim), labels);
+      const { pixels, dims } = await run(noise(seed, n, meta.latent_dim), labels, model);
       draw(pixels, dims, nrow);
       status(`${name}: ${n} images, seed ${seed}, in ${(performance.now() - started).toFixed(0)} ms`);
     } catch (error) {
@@ -163,11 +212,11 @@
 
   async function start() {
     const text = await (await fetchOk(new URL("index.txt", hub), "preset index")).text();
-    const names = text.split("\n").map((line) => line.trim()).filter((line) => line && !line.startsWith("#"));
+    const names = text.split("\n").map((line) => line.trim()).filter((line) => NAME.test(line));
     for (const name of names) el("preset").add(new Option(name, name));
     const wanted = params.get("preset");
     if (wanted && names.includes(wanted)) el("preset").value = wanted;
-    el("preset").addEventListener("change", () => { el("label").value = "all"; generate(); });
+    el("preset").addEventListener("change", generate);
     el("label").addEventListener("change", generate);
     el("generate").addEventListener("click", generate);
     await generate();

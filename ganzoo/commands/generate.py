@@ -8,8 +8,6 @@ extra); a run folder without Keras falls back to its `generator.onnx`.
 
 import os
 
-import numpy as np
-
 _HUB_HELP = "hub for preset names: a directory, file:// or http(s):// URL (default: $GANZOO_HUB_URL, else the shipped presets)"
 
 
@@ -122,6 +120,8 @@ def open_sampler(source, hub=None):
 
 def run_generate(args):
     """Handler of `ganzoo generate`."""
+    import numpy as np
+
     from ganzoo.images import save_grid
 
     if args.num < 1:

@@ -4,6 +4,7 @@ Needs only the base install plus the `serve` extra (Starlette, Uvicorn): the
 generator runs in onnxruntime.
 """
 
+import os
 import socket
 import sys
 
@@ -34,8 +35,6 @@ def register(subparsers):
 
 def open_generator(source, hub=None, threads=None):
     """An `OnnxGenerator` for a preset name or an `.onnx` path."""
-    import os
-
     from ganzoo.export.runtime import OnnxGenerator
 
     if source.endswith(".onnx") or os.sep in source or "/" in source:
@@ -80,7 +79,8 @@ def run_serve(args):
             f"ganzoo serve needs Starlette and Uvicorn (missing: {error.name}): pip install 'ganzoo[serve]'"
         ) from None
     generator = open_generator(args.source, args.hub, args.threads)
-    app = create_app(generator, max_n=args.max_n, name=args.source)
+    # A file is named by its base name: /metadata must not show the server's folders.
+    app = create_app(generator, max_n=args.max_n, name=os.path.basename(args.source))
     sock = listening_socket(args.host, args.port)  # bound here, so that --port 0 can report the port it got
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if sock.family == socket.AF_INET6 else host

@@ -1,7 +1,8 @@
 """`ganzoo list`, `info NAME`, `download NAME` and `publish RUN_DIR`: the preset zoo.
 
-`list` and `info` read the preset JSON files only: they never import
-TensorFlow. `download` and `publish` do (Keras downloads and saves).
+`list`, `info` and `download` read preset JSON files and fetch files with the
+standard library: they never import TensorFlow. `publish` does (Keras saves,
+and the ONNX export).
 """
 
 import json
@@ -24,8 +25,9 @@ def register(subparsers):
 
     parser = subparsers.add_parser(
         "download",
-        help="download and verify a preset's generator into the cache",
-        description="Fetch a preset's generator file from the hub, verify its sha256, and print its local path.",
+        help="download and verify a preset's generator files (.keras and .onnx) into the cache",
+        description="Fetch a preset's generator files (.keras, and .onnx where published) from the hub, verify "
+        "their sha256, and print their local paths. Needs no Keras.",
     )
     parser.add_argument("names", metavar="NAME", nargs="*", help="preset names (see `ganzoo list`)")
     parser.add_argument("--all", action="store_true", help="every preset")
@@ -125,6 +127,8 @@ def run_info(args):
         ("recipe", f"{recipe['dataset']} {recipe['image_size']}px, batch {recipe['batch_size']}, "
                    f"{recipe['epochs']} epochs, seed {recipe['seed']}, ema_decay {recipe['ema_decay']}"),
         ("weights", f"{weights['file']} ({_cell(weights['size_bytes'], ',')} bytes), sha256 {weights['sha256']}"),
+        ("onnx", "-" if config.get("onnx") is None else
+         f"{config['onnx']['file']} ({config['onnx']['size_bytes']:,} bytes, uint8 pixels), sha256 {config['onnx']['sha256']}"),
         ("training", "-" if config["training"] is None else
          f"{config['training']['seconds']:.0f} s: {config['training']['command']} (ganzoo {config['training']['ganzoo_version']})"),
         ("quality", "-" if config["quality"] is None else json.dumps(config["quality"])),
@@ -144,11 +148,16 @@ def run_download(args):
         raise ValueError("Expected at least one preset NAME, or --all. Received: none")
     for name in names:
         try:
-            path = zoo.weights_path(name, args.hub)
+            config = zoo.load_config(name, args.hub)
+            paths = []
+            if config["weights"]["file"] is not None or config.get("onnx") is None:
+                paths.append(zoo.weights_path(name, args.hub, config))  # names the problem if neither exists
+            if config.get("onnx") is not None:
+                paths.append(zoo.onnx_path(name, args.hub, config))
         except ConnectionError as error:  # the CLI reports only bad-input errors itself
             print(f"ganzoo download: error: {error}", file=sys.stderr)
             return 1
-        print(f"{name}: {path}")
+        print(f"{name}: {' '.join(str(path) for path in paths)}")
     return 0
 
 
@@ -156,7 +165,11 @@ def run_publish(args):
     """Handler of `ganzoo publish RUN_DIR --name NAME --hub DIR`."""
     from ganzoo.publish import publish
 
-    path = publish(args.run_dir, args.name, args.hub, description=args.description)
+    try:
+        path = publish(args.run_dir, args.name, args.hub, description=args.description)
+    except RuntimeError as error:  # the ONNX export failed or disagrees with Keras; the hub is unchanged
+        print(f"ganzoo publish: error: {error}. Nothing on the hub {args.hub} was changed.", file=sys.stderr)
+        return 1
     preset = json.loads(path.read_text(encoding="utf-8"))
     print(f"Published {args.name}: {path}")
     for key in ("weights", "onnx"):
