@@ -11,6 +11,7 @@ Callbacks that sample (`SampleGrid`, `FrechetDistanceMonitor`) take
 """
 
 import csv
+import io
 import math
 import os
 import time
@@ -19,6 +20,7 @@ import warnings
 import keras
 import numpy as np
 
+from ganzoo.hub import write_atomic
 from ganzoo.images import save_grid
 from ganzoo.networks import describe_generator
 from ganzoo.sampling import generate_images
@@ -144,13 +146,11 @@ class MetricsLog(keras.callbacks.Callback):
         return ["epoch", *known, *sorted(keys - set(known)), "epoch_seconds"]
 
     def _write_csv(self):
-        folder = os.path.dirname(self.path_csv)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
-        with open(self.path_csv, "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=self.columns(), restval="")
-            writer.writeheader()
-            writer.writerows(self.rows)
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=self.columns(), restval="")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        write_atomic(self.path_csv, text.getvalue().encode("utf-8"))  # never a half-written CSV
 
     def plot(self):
         """Writes the plot to `plot_path`: losses, D outputs, then other metrics."""
@@ -178,11 +178,10 @@ class MetricsLog(keras.callbacks.Callback):
             ax.grid(alpha=0.3)
             ax.legend()
         fig.tight_layout()
-        folder = os.path.dirname(self.plot_path)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
-        fig.savefig(self.plot_path, dpi=100)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100)
         plt.close(fig)
+        write_atomic(self.plot_path, buffer.getvalue())
 
 
 class GeneratorEMA(keras.callbacks.Callback):
@@ -217,6 +216,13 @@ class GeneratorEMA(keras.callbacks.Callback):
         self.ema_generator = None
         self._source = None
         self.skipped_batches = 0
+
+    def restore(self, generator, weights, skipped_batches=0):
+        """Continues from saved averaged weights (a resumed run) instead of starting from `generator`'s."""
+        self.ema_generator = keras.models.clone_model(generator)
+        self.ema_generator.set_weights(weights)
+        self._source = generator
+        self.skipped_batches = int(skipped_batches)
 
     def on_train_begin(self, logs=None):
         generator = self.model.generator

@@ -49,6 +49,9 @@ def main(argv=None):
 
         print(f"ganzoo {args.command}: error: {missing_backend_message(error, 'ganzoo ' + args.command)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"ganzoo {args.command}: interrupted", file=sys.stderr)
+        return 130
     except (ValueError, TypeError, OSError, KeyError) as error:
         # Bad input, a missing file or an unreachable hub: one clear line, no stack trace.
         print(f"ganzoo {args.command}: error: {error}", file=sys.stderr)

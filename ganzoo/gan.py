@@ -5,6 +5,7 @@ import math
 import numbers
 
 import keras
+import numpy as np
 from keras import ops
 from keras.src.saving import serialization_lib
 
@@ -232,6 +233,37 @@ class GAN(keras.Model):
         for key in ("generator", "discriminator"):
             config[key] = serialization_lib.deserialize_keras_object(config[key], custom_objects=custom_objects)
         return cls(**config)
+
+    # -- saving: the random state too ---------------------------------------
+
+    def _random_states(self):
+        return [self.seed_generator, *networks.seed_generators(self.generator, self.discriminator)]
+
+    def save_own_variables(self, store):
+        """Saves the seed states with the weights (Keras' weight files hold none).
+
+        The training noise's `SeedGenerator` and those of the networks' layers
+        (Dropout, ...) are stored as `seed_state_<i>`, so that a run restored
+        from a `.keras`/`.weights.h5` file (`keras.callbacks.BackupAndRestore`,
+        `ganzoo train --resume`) draws the same noise as an uninterrupted one.
+        """
+        super().save_own_variables(store)
+        for index, generator in enumerate(self._random_states()):
+            store[f"seed_state_{index}"] = keras.ops.convert_to_numpy(generator.state.value)
+
+    def load_own_variables(self, store):
+        """Loads what `save_own_variables` saved; files without seed states (older ones) load as before."""
+        keys = list(store.keys())
+        seeds = [key for key in keys if key.startswith("seed_state_")]
+        super().load_own_variables({key: store[key] for key in keys if key not in seeds})
+        states = self._random_states()
+        if seeds and len(seeds) != len(states):
+            raise ValueError(
+                f"Expected {len(states)} seed states (the training noise and the networks' random layers) in the "
+                f"weights file. Received: {len(seeds)}; were the networks changed?"
+            )
+        for index, generator in enumerate(states if seeds else []):
+            generator.state.assign(np.asarray(store[f"seed_state_{index}"]))
 
     # -- training ---------------------------------------------------------
 

@@ -95,9 +95,18 @@ def save_grid(images, path, nrow=None, padding=2, pad_value=128, scale=None):
     """
     from PIL import Image
 
+    import io
+
+    from ganzoo.hub import write_atomic
+
+    image_format = Image.registered_extensions().get(os.path.splitext(os.fspath(path))[1].lower())
+    if os.path.isdir(path) or image_format is None:
+        raise ValueError(
+            f"Expected an image file path ending in an image extension such as .png. Received: path={os.fspath(path)!r}"
+            + (", a folder" if os.path.isdir(path) else "")
+        )
     grid = grid_array(images, nrow=nrow, padding=padding, pad_value=pad_value, scale=scale)
-    folder = os.path.dirname(os.fspath(path))
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-    Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(path)  # mode L or RGB
+    buffer = io.BytesIO()
+    Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(buffer, format=image_format)  # mode L/RGB
+    write_atomic(path, buffer.getvalue())  # a temporary name, then renamed: never a truncated PNG
     return path

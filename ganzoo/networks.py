@@ -153,6 +153,21 @@ def all_layers(model):
     return found
 
 
+def seed_generators(*models):
+    """The `keras.random.SeedGenerator`s owned by the layers of `models` (Dropout, GaussianNoise, ...), in a fixed order.
+
+    Keras' weight files hold no seed state; `GAN.save_own_variables` saves
+    these so that a restored run draws the same random numbers.
+    """
+    found = []
+    for model in models:
+        for layer in all_layers(model):
+            for value in vars(layer).values():
+                if isinstance(value, keras.random.SeedGenerator) and not any(value is seen for seen in found):
+                    found.append(value)
+    return found
+
+
 def computes_in_float16(model):
     """True if any layer of `model` (nested models included) computes in float16."""
     return any(getattr(layer, "compute_dtype", None) == "float16" for layer in all_layers(model))

@@ -10,9 +10,11 @@ import keras
 
 import ganzoo
 from ganzoo import callbacks as callbacks_module
+from ganzoo import checkpoint
 from ganzoo import config as config_module
 from ganzoo import data
 from ganzoo import precision as precision_module
+from ganzoo import run_folder
 from ganzoo.hub import sha256_file
 
 PRECISIONS = precision_module.PRECISIONS
@@ -44,30 +46,55 @@ def _fd_available(dataset, image_shape):
     return True
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped a run; its folder holds the checkpoint `--resume` continues from.
+
+    Attributes:
+        out_dir: the run folder.
+        epochs_done: the epochs in its latest checkpoint (0: none yet).
+    """
+
+    def __init__(self, out_dir, epochs_done):
+        super().__init__(out_dir, epochs_done)
+        self.out_dir, self.epochs_done = out_dir, epochs_done
+
+    def __str__(self):
+        saved = f"the checkpoint of epoch {self.epochs_done}" if self.epochs_done else "no checkpoint yet (epoch 1 did not end)"
+        return (f"Interrupted. {self.out_dir} holds {saved}; continue with: ganzoo train --resume {self.out_dir}")
+
+
 def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=True, precision="float32",
-          jit=False, fd_every=None, command=None):
+          jit=False, fd_every=None, command=None, overwrite=False):
     """Trains the GAN a preset describes and writes a run folder.
 
     Steps: validate `config`; `keras.utils.set_random_seed(recipe.seed)`;
     set the global dtype policy to `precision`; build and compile the GAN
     (`ganzoo.config.build_gan`, `jit_compile=jit`); fit it on
-    `ganzoo.data.load(recipe.dataset, ...)` with the default callbacks
+    `ganzoo.data.load_epochs(recipe.dataset, ...)` with the default callbacks
     (`NaNGuard`, `GeneratorEMA` when `recipe.ema_decay` is set,
     `FrechetDistanceMonitor` when the dataset has a shipped classifier at
     this image size, `SampleGrid` every epoch, then the given `callbacks`,
-    then `MetricsLog`, so keys they log reach the CSV); restore the dtype
-    policy; save; export.
+    then `MetricsLog`, so keys they log reach the CSV, then
+    `ganzoo.checkpoint.RunCheckpoint`); restore the dtype policy; save;
+    export.
+
+    The run folder is locked while the run uses it (a second run into it
+    fails at once), and every file is written under a temporary name and
+    renamed into place, so a crash or a full disk leaves no truncated file.
+    A folder that holds another run is refused unless `overwrite` (which
+    removes the old run's files first); `resume(out_dir)` continues an
+    interrupted run from its last end-of-epoch checkpoint.
 
     Files in `out_dir`:
+        `run.json` (the config and settings, for `resume`),
         `samples/epoch_NNN.png`, `metrics.csv`, `metrics.png`,
         `generator.keras` (float32; the EMA generator when enabled, else
         the final one), `generator_best.keras` (lowest FD, when FD ran),
         `config.json` (the config as a preset: `weights` pointing at
         `generator.keras` with its sha256, `training` filled in, `quality`
         null until `ganzoo evaluate`) and `generator.onnx` (when
-        `export_onnx` and the `export` package is available). Files of an
-        earlier run in `out_dir` are overwritten; its stale
-        `samples/epoch_*.png` are removed first.
+        `export_onnx` and the exporter is installed). `checkpoints/` exists
+        while the run is unfinished.
 
     Args:
         config: a preset dict (see `ganzoo.config.validate_config`).
@@ -75,7 +102,7 @@ def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=
         epochs: overrides `recipe.epochs` (recorded in config.json).
         verbose: Keras' verbosity: 1 progress bar, 2 a line per epoch, 0 none.
         callbacks: more Keras callbacks (see above for their place).
-        export_onnx: export `generator.onnx` with `export.to_onnx`.
+        export_onnx: export `generator.onnx` with `ganzoo.export.to_onnx`.
         precision: `"float32"`, `"mixed_float16"`, `"mixed_bfloat16"`, or
             `"auto"`: bf16 where the device has bf16 arithmetic, float16 on
             older NVIDIA GPUs, float32 elsewhere (`ganzoo.precision`).
@@ -83,11 +110,17 @@ def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=
         fd_every: epochs between FD evaluations; default about 5 per run;
             0 disables FD.
         command: the command line to record in config.json.
+        overwrite: replace a run already in `out_dir`.
 
     Returns:
         A dict: `config` (as written), `history` (Keras History.history),
         `seconds` (fit time), `nan_guard` (None or the `NaNGuard.tripped`
-        dict), `out_dir` and `files` (name -> path).
+        dict), `out_dir`, `files` (name -> path) and `resumed_from` (0).
+
+    Raises:
+        FileExistsError: `out_dir` holds another run and not `overwrite`.
+        ganzoo.run_folder.RunFolderInUse: another process trains into it.
+        TrainingInterrupted: Ctrl-C (or SIGTERM, from the CLI) stopped it.
 
     Example:
         >>> result = train(default_config("dcgan", epochs=2), "runs/dcgan")
@@ -96,33 +129,70 @@ def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=
     requested, precision = precision, precision_module.resolve_precision(precision)
     if requested == "auto" and verbose:
         print(f"ganzoo: --precision auto chose {precision} for this device")
-    recipe = config["recipe"]
     if epochs is not None:
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise ValueError(f"Expected epochs to be a positive int. Received: epochs={epochs!r}")
-        recipe["epochs"] = epochs
+        config["recipe"]["epochs"] = epochs
     if fd_every is not None and (isinstance(fd_every, bool) or not isinstance(fd_every, int) or fd_every < 0):
         raise ValueError(f"Expected fd_every to be None or an int >= 0. Received: fd_every={fd_every!r}")
+    if fd_every is None:
+        fd_every = max(1, config["recipe"]["epochs"] // 5)
+    settings = {"precision": precision, "jit": bool(jit), "fd_every": fd_every, "export_onnx": bool(export_onnx),
+                "command": command}
     out_dir = os.fspath(out_dir)
+    with run_folder.lock(out_dir):
+        run_folder.claim(out_dir, overwrite=overwrite)
+        run_folder.record(out_dir, config, settings)
+        return _run(config, out_dir, settings, verbose=verbose, callbacks=callbacks, resume=False)
+
+
+def resume(out_dir, *, verbose=1, callbacks=()):
+    """Continues the interrupted run in `out_dir` with its recorded config and settings.
+
+    It restores the last end-of-epoch checkpoint (networks, optimizers, seed
+    states, EMA, FD history and best, metrics) and fast-forwards the data
+    pipeline, so the run ends with the same generator as an uninterrupted
+    one (bit for bit on the same machine and backend). A run that never
+    finished an epoch starts over; one that finished training but not its
+    files only writes them.
+
+    Returns:
+        The dict of `train`, with `resumed_from` the epochs restored.
+
+    Raises:
+        ValueError: `out_dir` holds no `ganzoo train` run.
+        ganzoo.run_folder.RunFolderInUse: another process trains into it.
+    """
+    out_dir = os.fspath(out_dir)
+    with run_folder.lock(out_dir):
+        run_folder.claim(out_dir, resume=True)
+        config, settings = run_folder.read_record(out_dir)
+        config = config_module.validate_config(config, source=os.path.join(out_dir, run_folder.RUN_RECORD))
+        return _run(config, out_dir, settings, verbose=verbose, callbacks=callbacks, resume=True)
+
+
+def _run(config, out_dir, settings, *, verbose, callbacks, resume):
+    recipe = config["recipe"]
     samples_dir = os.path.join(out_dir, "samples")
     os.makedirs(samples_dir, exist_ok=True)
-    for name in os.listdir(samples_dir):  # a previous run's grids would mix with this run's
-        if name.startswith("epoch_") and name.endswith(".png"):
-            os.remove(os.path.join(samples_dir, name))
     files = {}
 
     keras.utils.set_random_seed(recipe["seed"])
     previous_policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(precision)
+    keras.mixed_precision.set_global_policy(settings["precision"])
     try:
         num_classes = config["gan"]["num_classes"]
-        gan = config_module.build_gan(config, jit_compile=bool(jit))
-        dataset = data.load(
+        gan = config_module.build_gan(config, jit_compile=settings["jit"])
+        found = checkpoint.latest(out_dir) if resume else None
+        initial_epoch = 0 if found is None else found[0]
+        # Epoch e is shuffled by (seed, e) alone, so a resumed run reads what an uninterrupted one would.
+        dataset, steps_per_epoch = data.load_epochs(
             recipe["dataset"],
+            first_epoch=initial_epoch,
+            seed=recipe["seed"],
             batch_size=recipe["batch_size"],
             image_size=recipe["image_size"],
             with_labels=num_classes is not None,
-            seed=recipe["seed"],
             discriminator_steps=config["gan"]["discriminator_steps"],
         )
         guard = callbacks_module.NaNGuard()
@@ -132,31 +202,39 @@ def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=
             ema = callbacks_module.GeneratorEMA(recipe["ema_decay"])
             defaults.append(ema)
         fd_monitor = None
-        if fd_every is None:
-            fd_every = max(1, recipe["epochs"] // 5)
-        if fd_every and _fd_available(recipe["dataset"], gan.image_shape):
-            fd_monitor = callbacks_module.FrechetDistanceMonitor(recipe["dataset"], every=fd_every, ema=ema)
+        if settings["fd_every"] and _fd_available(recipe["dataset"], gan.image_shape):
+            fd_monitor = callbacks_module.FrechetDistanceMonitor(recipe["dataset"], every=settings["fd_every"], ema=ema)
             defaults.append(fd_monitor)
         # 64 samples; conditional: 8 full rows of one sample per class.
         sample_grid = callbacks_module.SampleGrid(samples_dir, every=1, n=64 if num_classes is None else 8 * num_classes,
                                                   ema=ema)
         metrics_log = callbacks_module.MetricsLog(os.path.join(out_dir, "metrics.csv"), os.path.join(out_dir, "metrics.png"))
-        all_callbacks = [*defaults, sample_grid, *callbacks, metrics_log]
+        parts = {"ema": ema, "fd_monitor": fd_monitor, "metrics_log": metrics_log, "sample_grid": sample_grid}
+        saver = checkpoint.RunCheckpoint(out_dir, nan_guard=guard, **parts)
+        all_callbacks = [*defaults, sample_grid, *callbacks, metrics_log, saver]
+
+        if found is not None:
+            checkpoint.restore(found[1], gan, **parts)
+            if verbose:
+                print(f"ganzoo: resuming {out_dir} after epoch {initial_epoch} of {recipe['epochs']}")
 
         start = time.perf_counter()
-        # shuffle=False: ganzoo.data.load shuffles; Keras would only warn that it ignores the flag.
-        history = gan.fit(dataset, epochs=recipe["epochs"], verbose=verbose, callbacks=all_callbacks, shuffle=False)
+        try:
+            # shuffle=False: ganzoo.data.load shuffles; Keras would only warn that it ignores the flag.
+            history = gan.fit(dataset, epochs=recipe["epochs"], initial_epoch=initial_epoch,
+                              steps_per_epoch=steps_per_epoch, verbose=verbose, callbacks=all_callbacks, shuffle=False)
+        except KeyboardInterrupt:
+            latest = checkpoint.latest(out_dir)
+            raise TrainingInterrupted(out_dir, latest[0] if latest else 0) from None
         seconds = time.perf_counter() - start
 
         final = ema.ema_generator if ema is not None else gan.generator
         generator = _float32_copy(config["generator"], final)
-        files["generator"] = os.path.join(out_dir, "generator.keras")
-        generator.save(files["generator"])
+        files["generator"] = run_folder.save_model(generator, os.path.join(out_dir, "generator.keras"))
         if fd_monitor is not None and fd_monitor.best_weights is not None:
             best = _float32_copy(config["generator"], final)
             best.set_weights(fd_monitor.best_weights)
-            files["generator_best"] = os.path.join(out_dir, "generator_best.keras")
-            best.save(files["generator_best"])
+            files["generator_best"] = run_folder.save_model(best, os.path.join(out_dir, "generator_best.keras"))
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
 
@@ -169,21 +247,21 @@ def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=
         "size_bytes": os.path.getsize(files["generator"]),
     }
     config["quality"] = None  # new weights; `ganzoo evaluate` fills it in
+    precision, jit = settings["precision"], settings["jit"]
     config["training"] = {
         "seconds": round(seconds, 2),
-        "command": command or f"ganzoo.train.train(precision={precision!r}, jit={bool(jit)})",
+        "command": settings["command"] or f"ganzoo.train.train(precision={precision!r}, jit={bool(jit)})",
         "ganzoo_version": ganzoo.__version__,
     }
     config_module.validate_config(config)
-    files["config"] = os.path.join(out_dir, "config.json")
-    with open(files["config"], "w", encoding="utf-8") as f:
-        json.dump(config, f, indent=2)
-        f.write("\n")
+    files["config"] = run_folder.write_bytes(os.path.join(out_dir, "config.json"),
+                                             (json.dumps(config, indent=2) + "\n").encode("utf-8"))
 
-    if export_onnx:
+    if settings["export_onnx"]:
         path = _export(generator, os.path.join(out_dir, "generator.onnx"), files.get("generator"))
         if path is not None:
             files["onnx"] = path
+    checkpoint.remove(out_dir)  # the run is complete: nothing left to resume
     return {
         "config": config,
         "history": history.history,
@@ -191,10 +269,27 @@ def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=
         "nan_guard": guard.tripped,
         "out_dir": out_dir,
         "files": files,
+        "resumed_from": initial_epoch,
     }
 
 
 def _export(generator, path, keras_file=None):
+    """Exports `generator.onnx` and its sidecar atomically (temporary names, then renamed); see `_export_to`."""
+    temporary = run_folder.temporary_path(path, ".onnx")
+    sidecars = (f"{temporary}.json", f"{path}.json")
+    try:
+        if _export_to(generator, temporary, keras_file) is None:
+            return None
+        os.replace(sidecars[0], sidecars[1])
+        os.replace(temporary, path)
+    finally:
+        for leftover in (temporary, sidecars[0]):
+            if os.path.exists(leftover):
+                os.remove(leftover)
+    return path
+
+
+def _export_to(generator, path, keras_file=None):
     """Exports with `ganzoo.export.to_onnx` if onnx and tf2onnx are installed; warns and returns None if not.
 
     The exporter runs on the TensorFlow backend (Keras' ONNX export through
@@ -211,7 +306,7 @@ def _export(generator, path, keras_file=None):
         warnings.warn(
             f"ONNX export skipped: the exporter needs {error.name} (onnx and tf2onnx come with "
             "pip install 'ganzoo[tensorflow]').",
-            stacklevel=3,
+            stacklevel=4,
         )
         return None
     to_onnx(generator, path)
@@ -223,12 +318,12 @@ def _export_in_tensorflow(keras_file, path):
     import subprocess
 
     if keras_file is None or importlib.util.find_spec("tensorflow") is None:
-        warnings.warn("ONNX export skipped: it needs TensorFlow (pip install 'ganzoo[tensorflow]').", stacklevel=3)
+        warnings.warn("ONNX export skipped: it needs TensorFlow (pip install 'ganzoo[tensorflow]').", stacklevel=4)
         return None
     env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
     command = [sys.executable, "-m", "ganzoo", "export", os.fspath(keras_file), "-o", os.fspath(path)]
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     if result.returncode != 0:
-        warnings.warn(f"ONNX export in a TensorFlow subprocess failed: {result.stderr.strip()[-2000:]}", stacklevel=3)
+        warnings.warn(f"ONNX export in a TensorFlow subprocess failed: {result.stderr.strip()[-2000:]}", stacklevel=4)
         return None
     return path

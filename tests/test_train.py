@@ -127,9 +127,9 @@ def test_nan_run_stops_and_saves_the_last_good_generator(monkeypatch, tmp_path):
     def poisoned_load(name, *, batch_size, **kwargs):
         images = np.random.default_rng(0).uniform(-1, 1, (4 * batch_size, 16, 16, 1)).astype("float32")
         images[2 * batch_size : 3 * batch_size] = np.nan  # the 3rd batch of every epoch
-        return tf.data.Dataset.from_tensor_slices(images).batch(batch_size, drop_remainder=True)
+        return tf.data.Dataset.from_tensor_slices(images).batch(batch_size, drop_remainder=True).repeat(), 4
 
-    monkeypatch.setattr(train_module.data, "load", poisoned_load)
+    monkeypatch.setattr(train_module.data, "load_epochs", poisoned_load)
     with pytest.warns(RuntimeWarning, match=r"NaNGuard: d_loss is nan at epoch 1, batch 3"):
         result = train(tiny_config(epochs=3), tmp_path, verbose=0, export_onnx=False, fd_every=0)
     assert result["nan_guard"]["epoch"] == 1 and result["nan_guard"]["metric"] == "d_loss"

@@ -5,6 +5,7 @@ Handlers import TensorFlow only when they run, so `ganzoo --help` stays fast.
 
 import os
 import shlex
+import sys
 
 from ganzoo.config import VARIANTS
 
@@ -21,12 +22,12 @@ def register(subparsers):
         help="train a GAN variant or preset; writes samples, metrics, generator.keras/.onnx",
         description=(
             "Train a GAN with model.fit and write a run folder: samples/epoch_NNN.png, metrics.csv, "
-            "metrics.png, generator.keras, config.json and generator.onnx. "
-            "Example: ganzoo train dcgan --out runs/dcgan"
+            "metrics.png, generator.keras, config.json and generator.onnx, with a checkpoint after every epoch. "
+            "Example: ganzoo train dcgan --out runs/dcgan; after a crash or Ctrl-C: ganzoo train --resume runs/dcgan"
         ),
     )
     train.add_argument(
-        "name", nargs="?", default="dcgan", metavar="VARIANT_OR_PRESET",
+        "name", nargs="?", metavar="VARIANT_OR_PRESET",
         help=f"one of {', '.join(VARIANTS)} (default dcgan, on digits), a preset name, or a preset JSON file",
     )
     train.add_argument(
@@ -42,7 +43,7 @@ def register(subparsers):
         "--ema-decay", type=float, help="keep an EMA of the generator weights (e.g. 0.999); 0 turns it off"
     )
     train.add_argument(
-        "--precision", choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"), default="float32",
+        "--precision", choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
         help="dtype policy while training (default float32; auto: bf16 where the device has bf16 arithmetic, "
         "float16 on older NVIDIA GPUs, else float32); the saved generator is float32",
     )
@@ -50,7 +51,12 @@ def register(subparsers):
     train.add_argument(
         "--fd-every", type=int, help="epochs between FD evaluations (0: off; default about 5 per run)"
     )
-    train.add_argument("--out", help="run folder (default runs/<name>)")
+    train.add_argument("--out", help="run folder (default runs/<name>); one that holds another run is refused")
+    train.add_argument(
+        "--resume", metavar="RUN_DIR",
+        help="continue the interrupted run in RUN_DIR from its last end-of-epoch checkpoint, with its recorded settings",
+    )
+    train.add_argument("--overwrite", action="store_true", help="replace the run already in --out (its files are removed)")
     train.add_argument("--no-export", action="store_true", help="skip the ONNX export")
     train.add_argument(
         "--verbose", type=int, choices=(0, 1, 2), default=1, help="1 progress bar (default), 2 one line per epoch, 0 silent"
@@ -62,7 +68,13 @@ def resolve_config(args):
     """Returns `(name, config)` for `ganzoo train`'s arguments."""
     from ganzoo import config as config_module
 
-    name = args.name
+    name = args.name = args.name or "dcgan"
+    if os.path.isdir(name) and not name.endswith(".json"):
+        raise ValueError(
+            f"Expected a variant ({', '.join(VARIANTS)}), a preset name or a preset JSON file. Received: {name!r}, a "
+            f"folder. Train again from a run's preset with `ganzoo train {os.path.join(name, 'config.json')}`, or "
+            f"continue an interrupted run with `ganzoo train --resume {name}`"
+        )
     if name in VARIANTS:
         config = config_module.default_config(
             name, dataset=args.dataset or "digits", image_size=args.image_size, epochs=args.epochs,
@@ -106,25 +118,69 @@ def _command_line(args):
         value = getattr(args, attr)
         if value is not None:
             parts += ["--" + attr.replace("_", "-"), str(value)]
-    if args.precision != "float32":
+    if args.precision not in (None, "float32"):
         parts += ["--precision", args.precision]
     parts += ["--jit"] if args.jit else []
     parts += ["--no-export"] if args.no_export else []
     return shlex.join(parts)
 
 
+def _check_resume_alone(args):
+    given = [flag for flag, value in (
+        ("VARIANT_OR_PRESET", args.name), ("--dataset", args.dataset), ("--image-size", args.image_size),
+        ("--latent-dim", args.latent_dim), ("--filters", args.filters), ("--epochs", args.epochs),
+        ("--batch-size", args.batch_size), ("--seed", args.seed), ("--ema-decay", args.ema_decay),
+        ("--precision", args.precision), ("--jit", args.jit or None), ("--fd-every", args.fd_every),
+        ("--out", args.out), ("--no-export", args.no_export or None), ("--overwrite", args.overwrite or None),
+    ) if value is not None]
+    if given:
+        raise ValueError(
+            f"Expected --resume RUN_DIR alone (and --verbose): the run continues with the settings recorded in "
+            f"RUN_DIR/run.json. Received: {', '.join(given)}"
+        )
+
+
 def run_train(args):
     """Handler of `ganzoo train`."""
-    from ganzoo.train import train
+    import signal
 
-    name, config = resolve_config(args)
-    out_dir = args.out or os.path.join("runs", name)
-    result = train(
-        config, out_dir, verbose=args.verbose, export_onnx=not args.no_export, precision=args.precision,
-        jit=args.jit, fd_every=args.fd_every, command=_command_line(args),
-    )
+    from ganzoo import run_folder
+
+    # Argument errors first: they must not wait for TensorFlow to import.
+    if args.resume is not None:
+        _check_resume_alone(args)
+        out_dir = args.resume
+        run_folder.claim(out_dir, resume=True)
+        run_folder.read_record(out_dir)
+    else:
+        if args.out is not None and not args.out.strip():
+            raise ValueError(f"Expected --out to be a folder path. Received: --out {args.out!r}")
+        name, config = resolve_config(args)
+        out_dir = os.path.join("runs", name) if args.out is None else args.out
+    from ganzoo import train as train_module
+
+    def stop(signum, frame):  # SIGTERM stops like Ctrl-C: the last checkpoint stays, the process exits
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        if args.resume is not None:
+            result = train_module.resume(out_dir, verbose=args.verbose)
+            name = os.path.basename(os.path.normpath(out_dir))
+        else:
+            result = train_module.train(
+                config, out_dir, verbose=args.verbose, export_onnx=not args.no_export,
+                precision=args.precision or "float32", jit=args.jit, fd_every=args.fd_every,
+                command=_command_line(args), overwrite=args.overwrite,
+            )
+    except train_module.TrainingInterrupted as error:
+        print(f"ganzoo train: {error}", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     files = result["files"]
-    print(f"Trained {name} for {len(result['history'].get('d_loss', []))} epochs in {result['seconds']:.1f} s.")
+    resumed = f" (resumed after epoch {result['resumed_from']})" if result["resumed_from"] else ""
+    print(f"Trained {name}: {len(result['history'].get('d_loss', []))} epochs in {result['seconds']:.1f} s{resumed}.")
     if result["nan_guard"] is not None:
         print(result["nan_guard"]["message"])
     if files.get("samples"):
