@@ -116,6 +116,27 @@ def append_uint8_output(model, output_name="image"):
     graph.output.append(new_output)
 
 
+def clip_output(model, low=-1.0, high=1.0, output_name="image"):
+    """Clips the float output to `[low, high]` inside the graph (the range the metadata declares).
+
+    A tanh in onnxruntime is a fast approximation that can land a few ulps
+    past 1 (measured: 1.0000001); apps that map values to pixels must not
+    see that.
+    """
+    graph = model.graph
+    output = graph.output[0]
+    if output.name != output_name or output.type.tensor_type.elem_type != TensorProto.FLOAT:
+        raise ValueError(f"Expected one float32 output named {output_name!r}. Received: {output.name!r}")
+    unclipped = f"{output_name}_unclipped"
+    rename_value(model, output_name, unclipped)
+    for name, value in (("clip_low", low), ("clip_high", high)):
+        graph.initializer.append(numpy_helper.from_array(np.array(value, dtype=np.float32), f"{output_name}_{name}"))
+    graph.node.append(helper.make_node(
+        "Clip", [unclipped, f"{output_name}_clip_low", f"{output_name}_clip_high"], [output_name], name=f"{output_name}_clip"))
+    graph.value_info.append(onnx.helper.make_value_info(unclipped, output.type))
+    output.name = output_name
+
+
 def label_branch_nodes(model, label_name="label"):
     """Returns the names of the nodes that compute from `label` and constants only.
 

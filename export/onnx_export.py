@@ -50,12 +50,12 @@ def _looks_like_path(value):
     return isinstance(value, os.PathLike) or value.endswith(".keras") or os.sep in value or "/" in value
 
 
-def _preset_facts(name):
+def _preset_facts(name, hub=None):
     """Returns `(generator, facts)` for a preset name, through `ganzoo.zoo`."""
     from ganzoo import zoo  # lazily: only preset names need the zoo
 
-    generator = zoo.load_generator(name)
-    config = zoo.load_config(name)
+    generator = zoo.load_generator(name, hub=hub)
+    config = zoo.load_config(name, hub=hub)
     facts = {"preset": name, "variant": config["variant"]}
     if config["gan"]["num_classes"] is not None:
         from ganzoo import data
@@ -67,19 +67,20 @@ def _preset_facts(name):
     return generator, facts
 
 
-def _resolve(model):
+def _resolve(model, hub=None):
     """Returns `(keras generator, facts from its preset)` for a model, a `.keras` path or a preset name."""
     if isinstance(model, keras.Model):
         return model, {}
     if isinstance(model, (str, os.PathLike)) and _looks_like_path(model):
-        import ganzoo.models  # noqa: F401  registers ganzoo's layers for deserialization
+        from ganzoo import zoo
 
         path = os.fspath(model)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"Expected an existing .keras file. Received: model={path!r}")
-        return keras.saving.load_model(path, safe_mode=True, compile=False), {}
+        # The zoo's loader: safe mode, and no Lambda or other code even if the process enabled unsafe loading.
+        return zoo.load_generator_file(path), {}
     if isinstance(model, str):
-        return _preset_facts(model)
+        return _preset_facts(model, hub)
     raise TypeError(
         f"Expected a Keras generator, a .keras path or a preset name. Received: model={model!r}"
     )
@@ -128,6 +129,7 @@ def to_onnx(
     class_names=None,
     batch_sizes=(1, 7),
     atol=None,
+    hub=None,
 ):
     """Exports a generator to ONNX, with metadata and a JSON sidecar, and verifies it.
 
@@ -151,6 +153,8 @@ def to_onnx(
         class_names: names of the classes; filled in from a preset's dataset.
         batch_sizes: batch sizes `verify` checks.
         atol: bound for `verify`; None picks the default of the model kind.
+        hub: where a preset name's files come from (default
+            `$GANZOO_HUB_URL`, else the shipped presets).
 
     Returns:
         An `ExportResult` (path, sidecar, metadata, differences, atol).
@@ -165,7 +169,7 @@ def to_onnx(
         {1: 2.4e-07, 7: 3.6e-07}
     """
     _check_opset(opset)
-    generator, facts = _resolve(model)
+    generator, facts = _resolve(model, hub)
     preset = preset if preset is not None else facts.get("preset")
     variant = variant if variant is not None else facts.get("variant")
     class_names = class_names if class_names is not None else facts.get("class_names")
@@ -189,6 +193,8 @@ def to_onnx(
         onnx_model = graph_edits.to_float16(onnx_model)
     if uint8_output:
         graph_edits.append_uint8_output(onnx_model)
+    else:
+        graph_edits.clip_output(onnx_model, -1.0, 1.0)  # onnxruntime's tanh can land a few ulps outside
     onnx_model.producer_name = "ganzoo"
     onnx_model.producer_version = ganzoo.__version__
     inputs = "z, label" if spec["num_classes"] is not None else "z"

@@ -52,6 +52,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"ganzoo {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `ganzoo info NAME | head`: the reader left; end quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not fail again
+        return 0
     except (ValueError, TypeError, OSError, KeyError) as error:
         # Bad input, a missing file or an unreachable hub: one clear line, no stack trace.
         print(f"ganzoo {args.command}: error: {error}", file=sys.stderr)

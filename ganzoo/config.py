@@ -18,6 +18,7 @@ validating a preset stays cheap.
 
 import copy
 import json
+import math
 import numbers
 import re
 
@@ -200,6 +201,11 @@ def validate_config(config, source=None):
     _check_range(recipe["seed"] >= 0, "recipe.seed", "to be >= 0", recipe["seed"], source)
     for key in ("d_optimizer", "g_optimizer"):
         _check_serialized(recipe[key], f"recipe.{key}", source)
+        rate = recipe[key]["config"].get("learning_rate")
+        ok = rate is None or isinstance(rate, dict) or (
+            isinstance(rate, numbers.Real) and not isinstance(rate, bool) and math.isfinite(rate) and rate > 0)
+        _check_range(ok, f"recipe.{key}.config.learning_rate", "to be a positive number or a serialized schedule",
+                     rate, source)
     _check_range(recipe["ema_decay"] is None or 0 < recipe["ema_decay"] < 1, "recipe.ema_decay",
                  "to be null or in (0, 1)", recipe["ema_decay"], source)
 
@@ -280,10 +286,49 @@ def network_spec(build_fn):
     return _neutralize(json.loads(json.dumps(keras.saving.serialize_keras_object(model))))
 
 
-def build_network(spec):
-    """Builds a network (or any Keras object) from its spec; `spec` is not modified."""
+# Layers whose config carries Python code; never built, whatever Keras' safe-mode setting.
+_UNSAFE_CLASSES = ("Lambda", "__lambda__", "TorchModuleWrapper")
+
+
+def _walk(value):
+    if isinstance(value, dict):
+        yield value
+        for item in value.values():
+            yield from _walk(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _walk(item)
+
+
+def refuse_code(spec, source):
+    """Refuses a serialized Keras object (a preset's network, a `.keras` config) that would run code on load.
+
+    Keras' `safe_mode=True` refuses serialized lambdas, but
+    `keras.config.enable_unsafe_deserialization()` turns that off for the
+    whole process; this check does not depend on that setting.
+
+    Raises:
+        ValueError: a `Lambda` (or other code-carrying) layer.
+    """
+    for item in _walk(spec):
+        kind = item.get("class_name")
+        if kind in _UNSAFE_CLASSES:
+            layer = item.get("config", {}).get("name") if isinstance(item.get("config"), dict) else None
+            raise ValueError(
+                f"Refusing to load {source}: it holds a {kind} layer{f' {layer!r}' if layer else ''}, whose Python "
+                "code would run on load. Expected a generator made of Keras and ganzoo layers only."
+            )
+
+
+def build_network(spec, source="a network spec"):
+    """Builds a network (or any Keras object) from its spec; `spec` is not modified.
+
+    Raises:
+        ValueError: the spec would run code (see `refuse_code`).
+    """
     import keras
 
+    refuse_code(spec, source)
     # deserialize_keras_object consumes parts of the dict it is given.
     return keras.saving.deserialize_keras_object(copy.deepcopy(spec))
 

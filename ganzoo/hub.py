@@ -211,8 +211,22 @@ def fetch(hub, filename, sha256, *, cache_subdir, size_bytes=None):
         return path
 
     directory = cache_dir() / cache_subdir
-    directory.mkdir(parents=True, exist_ok=True)
     target = directory / filename
+    if offline():  # the cache only: create nothing, download nothing
+        if not target.is_file():
+            raise FileNotFoundError(
+                f"Expected {filename} in the cache at {target} ({OFFLINE_ENV}=1 allows no download). "
+                f"Received: no such file. Run `ganzoo download {cache_subdir}` while online, or unset {OFFLINE_ENV}."
+            )
+        error = _mismatch(filename, target, sha256, target)
+        if error:
+            target.unlink(missing_ok=True)
+            raise ValueError(
+                f"{error}: the cached copy is corrupt and was removed ({OFFLINE_ENV}=1 allows no new download). "
+                f"Run `ganzoo download {cache_subdir}` while online, or unset {OFFLINE_ENV}."
+            )
+        return target
+    directory.mkdir(parents=True, exist_ok=True)
     with _locked(directory / f".{filename}.lock"):
         # Whoever downloads holds the lock, so any partial file now is left from a killed process.
         for stale in directory.glob(f".{filename}.*.part"):
@@ -221,11 +235,6 @@ def fetch(hub, filename, sha256, *, cache_subdir, size_bytes=None):
             if _mismatch(filename, target, sha256, target) is None:
                 return target  # cache hit: no request
             target.unlink()  # a stale or corrupt copy; never load it
-        if offline():
-            raise FileNotFoundError(
-                f"Expected {filename} in the cache at {target} ({OFFLINE_ENV}=1 allows no download). "
-                f"Received: no such file. Run `ganzoo download {cache_subdir}` while online, or unset {OFFLINE_ENV}."
-            )
         partial = _temporary_name(target)
         url = hub.file_url(filename)
         try:
@@ -319,4 +328,5 @@ def list_names(hub):
         return sorted(p.stem for p in hub.local.glob("*.json") if _PRESET_NAME.match(p.stem))
     key = "hub-" + hashlib.sha256(hub.url.encode("utf-8")).hexdigest()[:16]
     text = read_text(hub, INDEX_FILE, cache_subdir=key)
-    return sorted({line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")})
+    # A bad line (not a preset name) is skipped, not fatal: the good names still list.
+    return sorted({line.strip() for line in text.splitlines() if _PRESET_NAME.match(line.strip())})

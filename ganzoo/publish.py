@@ -68,7 +68,7 @@ def export_preset_onnx(keras_file, onnx_file, name, variant, dataset):
     return onnx_file
 
 
-def publish(run_dir, name, hub_dir, *, description=None):
+def publish(run_dir, name, hub_dir, *, description=None, overwrite=False):
     """Publishes a `ganzoo train` run as preset `name` into a hub directory.
 
     Writes `<hub_dir>/<name>.keras` (the run's `generator.keras`, rebuilt
@@ -90,6 +90,7 @@ def publish(run_dir, name, hub_dir, *, description=None):
         name: the preset name (file stem).
         hub_dir: the hub directory (created).
         description: replaces the preset's description.
+        overwrite: replace a preset of that name already on the hub.
 
     Returns:
         The path of the preset JSON.
@@ -103,6 +104,16 @@ def publish(run_dir, name, hub_dir, *, description=None):
     """
     _check_name(name)
     run_dir, hub_dir = Path(run_dir), Path(hub_dir)
+    if (hub_lib.shipped_dir() / f"{name}.json").is_file() and hub_dir.resolve() != hub_lib.shipped_dir().resolve():
+        raise ValueError(
+            f"Expected a preset name that no shipped preset has (shipped presets win over a hub's, so clients "
+            f"would never see yours). Received: name={name!r}"
+        )
+    if (hub_dir / f"{name}.json").exists() and not overwrite:
+        raise FileExistsError(
+            f"Expected a new preset name on the hub {str(hub_dir)!r}. Received: name={name!r}, which it already "
+            "holds; pass --overwrite to replace it"
+        )
     for required in ("generator.keras", "config.json"):
         if not (run_dir / required).is_file():
             raise FileNotFoundError(

@@ -183,6 +183,13 @@ def _run(config, out_dir, settings, *, verbose, callbacks, resume):
     try:
         num_classes = config["gan"]["num_classes"]
         gan = config_module.build_gan(config, jit_compile=settings["jit"])
+        wanted = tuple(data.image_shape(recipe["dataset"], recipe["image_size"]))
+        if wanted != tuple(gan.image_shape):
+            raise ValueError(
+                f"Expected recipe.image_size and recipe.dataset to give the networks' image shape "
+                f"{tuple(gan.image_shape)}. Received: recipe.image_size={recipe['image_size']} on "
+                f"{recipe['dataset']!r}, which gives {wanted}"
+            )
         found = checkpoint.latest(out_dir) if resume else None
         initial_epoch = 0 if found is None else found[0]
         # Epoch e is shuffled by (seed, e) alone, so a resumed run reads what an uninterrupted one would.

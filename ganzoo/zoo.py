@@ -18,17 +18,17 @@ Example:
 """
 
 import contextlib
+import difflib
 import json
 import os
 import re
 import zipfile
 
 from ganzoo import hub as hub_lib
-from ganzoo.config import validate_config
+from ganzoo.config import refuse_code, validate_config
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 # Layers whose config carries Python code; never loaded, whatever Keras' safe-mode setting.
-_UNSAFE_CLASSES = ("Lambda", "__lambda__", "TorchModuleWrapper")
 
 
 def _check_name(name):
@@ -94,7 +94,9 @@ def read_preset(name, hub=None):
         other = hub_lib.Hub(hub)
         known = ", ".join(_shipped_names())
         if other.is_default:
-            raise ValueError(f"Expected a known preset name, one of: {known}. Received: name={name!r}")
+            close = difflib.get_close_matches(name, _shipped_names(), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"Expected a known preset name, one of: {known}. Received: name={name!r}.{hint}")
         try:
             text = hub_lib.read_text(other, f"{name}.json", cache_subdir=name)
         except FileNotFoundError as error:
@@ -178,16 +180,6 @@ def onnx_path(name, hub=None, config=None):
     )
 
 
-def _walk(value):
-    if isinstance(value, dict):
-        yield value
-        for item in value.values():
-            yield from _walk(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _walk(item)
-
-
 def check_keras_file(path):
     """Refuses a `.keras` archive whose model config holds Python code.
 
@@ -202,15 +194,9 @@ def check_keras_file(path):
     try:
         with zipfile.ZipFile(path) as archive:
             config = json.loads(archive.read("config.json"))
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as error:
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, RecursionError) as error:
         raise ValueError(f"Expected a Keras v3 `.keras` archive with a config.json. Received: {path} ({error})") from None
-    for item in _walk(config):
-        if item.get("class_name") in _UNSAFE_CLASSES:
-            layer = item.get("config", {}).get("name") if isinstance(item.get("config"), dict) else None
-            raise ValueError(
-                f"Refusing to load {path}: it holds a {item['class_name']} layer{f' {layer!r}' if layer else ''}, "
-                "whose Python code would run on load. Expected a generator made of Keras and ganzoo layers only."
-            )
+    refuse_code(config, str(path))
 
 
 def load_generator_file(path):
@@ -289,8 +275,8 @@ def gan_from_preset(name, hub=None, **compile_kwargs):
     from ganzoo.config import build_gan
 
     config = load_config(name, hub)
+    gan = build_gan(config, compile=True, **compile_kwargs)  # first: it refuses a spec that would run code
     generator = load_generator(name, hub)
-    gan = build_gan(config, compile=True, **compile_kwargs)
     gan.generator.set_weights(generator.get_weights())
     return gan
 

@@ -91,6 +91,9 @@ def test_wrong_types_are_errors_naming_the_key_path(configs, path, value):
         (("gan", "label_smoothing"), 1.0, "gan.label_smoothing"),
         (("recipe", "batch_size"), 0, "recipe.batch_size"),
         (("recipe", "ema_decay"), 1.0, "recipe.ema_decay"),
+        (("recipe", "d_optimizer", "config", "learning_rate"), -1e-4, r"recipe\.d_optimizer\.config\.learning_rate"),
+        (("recipe", "g_optimizer", "config", "learning_rate"), "fast", r"recipe\.g_optimizer\.config\.learning_rate"),
+        (("recipe", "g_optimizer", "config", "learning_rate"), float("nan"), "learning_rate"),
     ],
 )
 def test_out_of_range_values_are_errors(configs, path, value, message):

@@ -217,6 +217,23 @@ def test_offline_mode_uses_only_the_cache(server, monkeypatch):
     assert server.requests == before
 
 
+def test_offline_failures_leave_no_folder_and_say_corrupt(server, mirror, cache, monkeypatch):
+    monkeypatch.setenv(hub_lib.OFFLINE_ENV, "1")
+    config = json.loads((mirror / f"{TEAM}.json").read_text())
+    with pytest.raises(FileNotFoundError, match="allows no download"):
+        zoo.weights_path(TEAM, hub=server.url, config=config)
+    assert not (cache / TEAM).exists()  # no empty cache folder left behind
+    monkeypatch.delenv(hub_lib.OFFLINE_ENV)
+    path = zoo.weights_path(TEAM, hub=server.url, config=config)
+    data = bytearray(path.read_bytes())
+    data[200] ^= 0xFF
+    path.write_bytes(bytes(data))
+    monkeypatch.setenv(hub_lib.OFFLINE_ENV, "1")
+    with pytest.raises(ValueError, match="cached copy is corrupt and was removed"):
+        zoo.weights_path(TEAM, hub=server.url, config=config)
+    assert not path.exists()
+
+
 def test_shipped_preset_through_a_mirror_is_checked_against_the_pinned_hash(server, cache):
     config = zoo.load_config("dcgan_digits")
     if not config["weights"]["file"]:

@@ -31,6 +31,18 @@ def test_setup_cfg_lists_every_package_and_the_zoo():
     assert "*.onnx" in patterns
 
 
+def test_the_declared_license_ships_and_package_data_names_only_real_files():
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO / "setup.cfg")
+    assert cfg["metadata"]["license"] == "Apache-2.0"
+    text = (REPO / cfg["metadata"]["license_files"].strip()).read_text()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text and "END OF TERMS AND CONDITIONS" in text
+    for package, patterns in cfg["options.package_data"].items():
+        folder = REPO / ("zoo_configs" if package == "ganzoo.zoo_configs" else package.replace(".", "/"))
+        for pattern in (p.strip() for p in patterns.split(",")):
+            assert list(folder.glob(pattern)), f"package_data {package}: {pattern} matches no file in {folder}"
+
+
 @pytest.mark.slow
 def test_non_editable_install_runs_from_another_directory():
     # This interpreter's packages, whether it is a virtualenv's python or the system's.

@@ -150,6 +150,31 @@ def test_reads_the_sidecar_when_props_are_missing(files, tmp_path):
     assert generator.class_names == CLASS_NAMES
 
 
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda text: "{not json", "invalid JSON"),
+        (lambda text: "[1, 2]", "a JSON object"),
+        (lambda text: text.replace('"latent_dim"', '"latent_size"'), "the key 'latent_dim'"),
+        (lambda text: text.replace('"latent_dim": 6', '"latent_dim": "6"'), "latent_dim"),
+        (lambda text: text.replace('"latent_dim": 6', '"latent_dim": 100000000'), "input z of shape"),
+        (lambda text: text.replace('"num_classes": 3', '"num_classes": null').replace(
+            '"class_names": [\n    "cat",\n    "dog",\n    "bird"\n  ]', '"class_names": null'), "graph inputs"),
+        (lambda text: text.replace('"image_shape": [', '"image_shape": [-1, '), "image_shape"),
+    ],
+)
+def test_a_bad_sidecar_is_a_clear_error(files, tmp_path, edit, message):
+    """The facts of a file without metadata_props come from its sidecar; a hostile one must not pass."""
+    path = files["conditional"][0]
+    model = onnx.load(path)
+    del model.metadata_props[:]
+    onnx.save(model, tmp_path / "g.onnx")
+    with open(path + ".json") as file:
+        (tmp_path / "g.onnx.json").write_text(edit(file.read()))
+    with pytest.raises(ValueError, match=message):
+        OnnxGenerator(tmp_path / "g.onnx")
+
+
 def test_missing_file_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         OnnxGenerator(tmp_path / "missing.onnx")

@@ -137,3 +137,10 @@ def test_nan_run_stops_and_saves_the_last_good_generator(monkeypatch, tmp_path):
     generator = _load(tmp_path / "generator.keras")
     assert all(np.all(np.isfinite(w)) for w in generator.get_weights())
     assert os.listdir(tmp_path / "samples") == ["epoch_001.png"]  # drawn from the restored generator
+
+
+def test_an_image_size_the_networks_do_not_fit_is_named(tmp_path):
+    config = tiny_config()
+    config["recipe"]["image_size"] = 28  # the networks are 16x16
+    with pytest.raises(ValueError, match=r"recipe\.image_size=28 on 'digits', which gives \(28, 28, 1\)"):
+        train(config, tmp_path, verbose=0, export_onnx=False)

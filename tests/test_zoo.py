@@ -259,6 +259,55 @@ def test_list_command_is_fast_and_never_imports_tensorflow():
     assert row.split()[1:5] == ["dcgan", "fashion_mnist", "28x28x1", parameters]
 
 
+def test_cli_errors_name_the_argument_and_the_form(tmp_path):
+    cases = [
+        (["generate", "dcgan_fashon_mnist"], "Did you mean 'dcgan_fashion_mnist'?"),
+        (["generate", "dcgan_digits", "-o", str(tmp_path)], "image extension"),
+        (["generate", "dcgan_digits", "-o", str(tmp_path / "grid")], "image extension"),
+        (["generate", "dcgan_digits", "--nrow", "0"], "--nrow"),
+        (["generate", "dcgan_digits", "--seed", "-1"], "--seed"),
+        (["generate", str(tmp_path / "notes.txt")], "does not exist"),
+        (["export", "dcgan_digits", "-o", str(tmp_path / "generator.keras")], "ending in .onnx"),
+    ]
+    for args, message in cases:
+        code, _, err = run_cli(*args)
+        assert code == 2 and message in err and "Traceback" not in err, (args, err)
+    with pytest.raises(FileNotFoundError, match="Expected a generator .keras file"):
+        zoo.load_generator(tmp_path)  # a folder without a generator
+
+
+def test_generate_lays_out_one_label_per_column(tmp_path):
+    from PIL import Image
+
+    from ganzoo.images import grid_array
+
+    code, _, err = run_cli("generate", "cgan_digits", "-n", "40", "--labels", "0,1,2,3,4,5,6,7,8,9",
+                           "-o", str(tmp_path / "g.png"))
+    assert code == 0, err
+    from ganzoo.export import OnnxGenerator
+
+    pixels = OnnxGenerator.from_preset("cgan_digits").generate(40, labels=np.arange(40) % 10, seed=0)
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "g.png")), grid_array(pixels, nrow=10)[..., 0])
+
+
+def test_info_piped_into_head_ends_quietly():
+    result = subprocess.run(f"{sys.executable} -m ganzoo info cgan_fashion_mnist --json | head -2", shell=True,
+                            capture_output=True, text=True, timeout=120)
+    assert result.stdout.count("\n") == 2 and result.stderr == "", result.stderr
+
+
+def test_a_bad_line_in_a_hub_index_does_not_stop_the_listing(tmp_path, monkeypatch):
+    monkeypatch.setenv(hub_lib.CACHE_ENV, str(tmp_path / "cache"))
+    shutil.copy(ZOO / "dcgan_digits.json", tmp_path / "team_good.json")
+    (tmp_path / "index.txt").write_text("team_good\n../../etc/passwd\nteam missing\nteam_gone\n")
+    from apps import static_server
+
+    with static_server(tmp_path) as url:  # an HTTP hub is listed through its index.txt
+        assert [name for name in zoo.list_presets(hub=url) if name.startswith("team")] == ["team_gone", "team_good"]
+        code, out, err = run_cli("list", "--hub", url)
+    assert code == 0 and "team_good" in out and "skipped team_gone" in err
+
+
 def test_info_and_download_commands():
     code, out, _ = run_cli("info", "cgan_fashion_mnist")
     config = zoo.load_config("cgan_fashion_mnist")
@@ -323,8 +372,12 @@ def test_a_failed_onnx_export_leaves_the_hub_as_it_was(tmp_path, monkeypatch):
     monkeypatch.setattr(publish_module, "export_preset_onnx", failing_export)
     shutil.copy(ZOO / "lsgan_digits.keras", run_dir / "generator.keras")  # other weights: a real change
     code, _, err = run_cli("publish", str(run_dir), "--name", "mine", "--hub", str(hub))
+    assert code == 2 and "already holds; pass --overwrite" in err  # no silent replacement
+    code, _, err = run_cli("publish", str(run_dir), "--name", "mine", "--hub", str(hub), "--overwrite")
     assert code == 1 and "simulated" in err and "Nothing on the hub" in err
     assert {p.name: p.read_bytes() for p in hub.iterdir()} == before  # no new file, no temporary left
+    code, _, err = run_cli("publish", str(run_dir), "--name", "dcgan_digits", "--hub", str(hub))
+    assert code == 2 and "no shipped preset has" in err
 
 
 def test_write_quality_keeps_the_preset_valid(tmp_path, monkeypatch):
@@ -340,3 +393,44 @@ if __name__ == "__main__" and "--pin" in sys.argv:
     PINS_FILE.parent.mkdir(exist_ok=True)
     PINS_FILE.write_text(json.dumps({name: pin(name) for name in PRESETS}, indent=1) + "\n")
     print(f"Wrote {PINS_FILE}")
+
+
+PLANTED = r'''
+import json, sys
+from pathlib import Path
+import keras
+from ganzoo import zoo
+from ganzoo.config import build_gan, default_config, network_spec
+from ganzoo.export import to_onnx
+
+keras.config.enable_unsafe_deserialization()  # what a careless process may have done; ganzoo must not care
+tmp = Path(sys.argv[1])
+z = keras.Input((4,), name="z")
+image = keras.layers.Reshape((2, 2, 1))(keras.layers.Lambda(lambda x: x * 2.0, name="planted")(z))
+keras.Model(z, image).save(tmp / "evil.keras")
+config = default_config("dcgan", latent_dim=4, filters=4)
+config["generator"] = network_spec(lambda: keras.Model(z, image))
+hub = tmp / "hub"
+hub.mkdir()
+(hub / "evil_preset.json").write_text(json.dumps(config))
+attempts = {
+    "zoo.load_generator(path)": lambda: zoo.load_generator(tmp / "evil.keras"),
+    "to_onnx(path)": lambda: to_onnx(str(tmp / "evil.keras"), tmp / "x.onnx"),
+    "build_gan(preset)": lambda: build_gan(config),
+    "GAN.from_preset(name, hub=...)": lambda: __import__("ganzoo").GAN.from_preset("evil_preset", hub=hub),
+}
+for name, attempt in attempts.items():
+    try:
+        attempt()
+    except ValueError as error:
+        assert "Refusing to load" in str(error) and "planted" in str(error), (name, error)
+        print("refused:", name)
+    else:
+        raise AssertionError(f"{name} loaded a Lambda")
+'''
+
+
+def test_no_entry_point_runs_a_planted_lambda_even_with_unsafe_loading_enabled(tmp_path):
+    result = subprocess.run([sys.executable, "-c", PLANTED, str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("refused:") == 4

@@ -42,7 +42,9 @@ def _resolve(model, dataset, hub):
                 dataset = json.load(f)["recipe"]["dataset"]
         if dataset is None:
             raise ValueError(f"Expected --dataset for {model!r}: no config.json beside it names one.")
-        return generator, dataset, os.path.splitext(os.path.basename(path))[0], None
+        # A run folder is named after the folder (runs/dcgan -> evaluation_dcgan.json), a file after its stem.
+        name = os.path.basename(os.path.normpath(model)) if os.path.isdir(model) else os.path.splitext(os.path.basename(path))[0]
+        return generator, dataset, name, None
     config = zoo.load_config(model, hub)
     return zoo.load_generator(model, hub), dataset or config["recipe"]["dataset"], model, model
 

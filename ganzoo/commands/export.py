@@ -13,8 +13,11 @@ def register(subparsers):
             "write <out>.json with its metadata, and check it against Keras in onnxruntime."
         ),
     )
-    parser.add_argument("model", metavar="NAME_OR_PATH", help="a preset name or a .keras generator file")
-    parser.add_argument("-o", "--output", required=True, help="the ONNX file to write")
+    parser.add_argument(
+        "model", metavar="NAME_OR_PATH", help="a preset name, a .keras generator file, or a run folder holding generator.keras"
+    )
+    parser.add_argument("-o", "--output", required=True, help="the ONNX file to write (ending in .onnx)")
+    parser.add_argument("--hub", help="hub for preset names (default: $GANZOO_HUB_URL, else the shipped presets)")
     parser.add_argument("--fp16", action="store_true", help="float16 weights and compute (I/O stay float32)")
     parser.add_argument("--uint8", action="store_true", help="output uint8 pixels in [0, 255] instead of [-1, 1]")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default: 17)")
@@ -25,13 +28,23 @@ def register(subparsers):
 
 def run_export(args):
     """Handler of `ganzoo export`; returns the exit status."""
+    import os
+
+    if not args.output.endswith(".onnx") or os.path.isdir(args.output):
+        raise ValueError(f"Expected -o to be a file path ending in .onnx. Received: -o {args.output!r}")
+    model = args.model
+    if os.path.isdir(model):
+        if not os.path.isfile(os.path.join(model, "generator.keras")):
+            raise FileNotFoundError(f"Expected a run folder holding generator.keras. Received: {model!r}")
+        model = os.path.join(model, "generator.keras")
     from ganzoo import export  # lazily: imports Keras and TensorFlow
     from ganzoo.export.verification import VerificationError
 
     try:
         result = export.to_onnx(
-            args.model,
+            model,
             args.output,
+            hub=args.hub,
             opset=args.opset,
             fp16=args.fp16,
             uint8_output=args.uint8,

@@ -47,6 +47,7 @@ def register(subparsers):
     parser.add_argument("--name", required=True, help="the preset name")
     parser.add_argument("--hub", required=True, help="the hub directory to write into")
     parser.add_argument("--description", help="replace the preset's description")
+    parser.add_argument("--overwrite", action="store_true", help="replace a preset of that name already on the hub")
     parser.set_defaults(handler=run_publish)
 
 
@@ -97,7 +98,13 @@ def run_list(args):
         print(f"ganzoo list: warning: {error}; listing the shipped presets only", file=sys.stderr)
         names = zoo.list_presets(zoo.hub_lib.shipped_dir())
     header = ["NAME", "VARIANT", "DATASET", "IMAGE", "G PARAMS", "FD", "KID", "PREC", "RECALL", "LABEL ACC", "CLASS ENTROPY"]
-    print(_table(header, [_row(name, args.hub) for name in names]))
+    rows = []
+    for name in names:
+        try:
+            rows.append(_row(name, args.hub))
+        except (ValueError, OSError, KeyError, TypeError, AttributeError) as error:  # one bad preset: list the rest
+            print(f"ganzoo list: warning: skipped {name}: {error}", file=sys.stderr)
+    print(_table(header, rows))
     return 0
 
 
@@ -166,7 +173,7 @@ def run_publish(args):
     from ganzoo.publish import publish
 
     try:
-        path = publish(args.run_dir, args.name, args.hub, description=args.description)
+        path = publish(args.run_dir, args.name, args.hub, description=args.description, overwrite=args.overwrite)
     except RuntimeError as error:  # the ONNX export failed or disagrees with Keras; the hub is unchanged
         print(f"ganzoo publish: error: {error}. Nothing on the hub {args.hub} was changed.", file=sys.stderr)
         return 1
