@@ -211,6 +211,10 @@ def load_generator_file(path):
         TypeError: the model is not a ganzoo generator (`describe_generator`).
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        inside = os.path.join(path, "generator.keras")
+        hint = f"; it holds {inside}: pass that" if os.path.isfile(inside) else ", which holds no generator.keras"
+        raise FileNotFoundError(f"Expected a generator .keras file. Received: {path!r}, a folder{hint}")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Expected a generator .keras file. Received: {path!r}, which does not exist")
     if not path.endswith(".keras"):
