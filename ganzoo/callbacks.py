@@ -179,7 +179,7 @@ class MetricsLog(keras.callbacks.Callback):
             ax.legend()
         fig.tight_layout()
         buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=100)
+        fig.savefig(buffer, format=os.path.splitext(self.plot_path)[1][1:].lower() or "png", dpi=100)
         plt.close(fig)
         write_atomic(self.plot_path, buffer.getvalue())
 

@@ -82,10 +82,12 @@ class RunCheckpoint(keras.callbacks.Callback):
                            "best_epoch": self.fd_monitor.best_epoch}
         if self.metrics_log is not None:
             state["metrics_rows"] = self.metrics_log.rows
-        if self.sample_grid is not None:
-            state["sample_paths"] = self.sample_grid.paths
+        if self.sample_grid is not None:  # relative to the run folder: a resume may run from another directory
+            state["sample_paths"] = [os.path.relpath(p, self.folder.parent) for p in self.sample_grid.paths]
         np.savez(staging / "arrays.npz", **arrays)
         (staging / "state.json").write_text(json.dumps(state, default=float) + "\n", encoding="utf-8")
+        for item in (*staging.iterdir(), staging):  # on disk before the pointer moves (power loss, not just kill -9)
+            _fsync(item)
         target = self.folder / name
         shutil.rmtree(target, ignore_errors=True)  # a checkpoint of this epoch from a run that died later
         os.rename(staging, target)
@@ -93,6 +95,14 @@ class RunCheckpoint(keras.callbacks.Callback):
         for old in self.folder.iterdir():  # older checkpoints and any staging left by a killed process
             if old.name not in (name, LATEST):
                 shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
+
+
+def _fsync(path):
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def latest(run_dir):
@@ -128,7 +138,7 @@ def restore(path, gan, *, ema=None, fd_monitor=None, metrics_log=None, sample_gr
     if metrics_log is not None:
         metrics_log.rows = list(state.get("metrics_rows", []))
     if sample_grid is not None:
-        sample_grid.paths = list(state.get("sample_paths", []))
+        sample_grid.paths = [os.path.join(path.parent.parent, p) for p in state.get("sample_paths", [])]
     return int(state["epochs_done"])
 
 

@@ -315,6 +315,8 @@ def write_atomic(path, data):
     try:
         with open(temporary, "xb") as f:
             f.write(data)
+            f.flush()
+            os.fsync(f.fileno())  # the bytes reach the disk before the name does
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)

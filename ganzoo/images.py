@@ -100,7 +100,7 @@ def save_grid(images, path, nrow=None, padding=2, pad_value=128, scale=None):
     from ganzoo.hub import write_atomic
 
     image_format = Image.registered_extensions().get(os.path.splitext(os.fspath(path))[1].lower())
-    if os.path.isdir(path) or image_format is None:
+    if os.path.isdir(path) or image_format is None or image_format not in Image.SAVE:
         raise ValueError(
             f"Expected an image file path ending in an image extension such as .png. Received: path={os.fspath(path)!r}"
             + (", a folder" if os.path.isdir(path) else "")

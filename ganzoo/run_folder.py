@@ -64,10 +64,48 @@ def lock(out_dir):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _is_ours(path):
+    """Whether `path` (named like a run artefact) is one: folders and config.json are checked by content."""
+    if path.name == "samples":
+        return path.is_dir() and any(path.glob("epoch_*.png"))
+    if path.name == "checkpoints":
+        return path.is_dir() and any(path.glob("epoch_*")) or (path / "latest.json").is_file()
+    if path.name == "config.json":
+        try:
+            config = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):
+            return False
+        return isinstance(config, dict) and {"variant", "recipe", "generator"} <= set(config)
+    return path.is_file()
+
+
 def existing_artefacts(out_dir):
-    """The names of the run files present in `out_dir` (sorted)."""
+    """The names of the run files present in `out_dir` (sorted): only files a ganzoo run writes."""
     out_dir = Path(out_dir)
-    return sorted(name for name in ARTEFACTS if (out_dir / name).exists())
+    return sorted(name for name in ARTEFACTS if (out_dir / name).exists() and _is_ours(out_dir / name))
+
+
+def _remove(path):
+    """Removes a run artefact; in `samples/` and `checkpoints/` only what a run writes there."""
+    if path.name == "samples":
+        for grid in path.glob("epoch_*.png"):
+            grid.unlink()
+    elif path.name == "checkpoints":
+        for item in [*path.glob("epoch_*"), *path.glob(".epoch_*"), path / "latest.json"]:
+            shutil.rmtree(item) if item.is_dir() else item.unlink(missing_ok=True)
+    else:
+        path.unlink()
+    if path.is_dir() and not any(path.iterdir()):
+        path.rmdir()
+
+
+def forget_unstarted(out_dir):
+    """Removes `run.json` and an empty `samples/` of a run that failed before its first epoch ended."""
+    out_dir = Path(out_dir)
+    (out_dir / RUN_RECORD).unlink(missing_ok=True)
+    samples = out_dir / "samples"
+    if samples.is_dir() and not any(samples.iterdir()):
+        samples.rmdir()
 
 
 def claim(out_dir, *, resume=False, overwrite=False):
@@ -97,16 +135,15 @@ def claim(out_dir, *, resume=False, overwrite=False):
             )
         return
     if found and not overwrite:
+        unfinished = (out_dir / "checkpoints" / "latest.json").is_file()
+        hint = (f"Continue it with `ganzoo train --resume {out_dir}` (Python: ganzoo.train.resume), or replace it"
+                if unfinished else "Replace it")
         raise FileExistsError(
             f"Expected an empty or new run folder. Received: --out {str(out_dir)!r}, which holds another run "
-            f"({', '.join(found)}). Continue it with `ganzoo train --resume {out_dir}`, or replace it with --overwrite"
+            f"({', '.join(found)}). {hint} with --overwrite (Python: overwrite=True), or pick another --out"
         )
     for name in found:
-        path = out_dir / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
+        _remove(out_dir / name)
 
 
 def record(out_dir, config, settings):
@@ -132,7 +169,14 @@ def read_record(out_dir):
         payload.get("settings"), dict
     ):
         raise ValueError(f"Expected {path} to hold 'config' and 'settings' objects. Received: {str(payload)[:200]}")
-    return payload["config"], payload["settings"]
+    settings = payload["settings"]
+    kinds = {"precision": str, "jit": bool, "fd_every": int, "export_onnx": bool}
+    for key, kind in kinds.items():
+        if not isinstance(settings.get(key), kind) or (kind is int and isinstance(settings.get(key), bool)):
+            raise ValueError(
+                f"Expected settings.{key} ({kind.__name__}) in {path}. Received: {settings.get(key, 'no such key')!r}"
+            )
+    return payload["config"], settings
 
 
 def temporary_path(path, suffix=""):

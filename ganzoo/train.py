@@ -143,7 +143,12 @@ def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=
     with run_folder.lock(out_dir):
         run_folder.claim(out_dir, overwrite=overwrite)
         run_folder.record(out_dir, config, settings)
-        return _run(config, out_dir, settings, verbose=verbose, callbacks=callbacks, resume=False)
+        try:
+            return _guarded_run(config, out_dir, settings, verbose=verbose, callbacks=callbacks, resume=False)
+        except Exception:
+            if checkpoint.latest(out_dir) is None:  # failed before its first epoch ended: leave no "run" behind
+                run_folder.forget_unstarted(out_dir)
+            raise
 
 
 def resume(out_dir, *, verbose=1, callbacks=()):
@@ -164,11 +169,28 @@ def resume(out_dir, *, verbose=1, callbacks=()):
         ganzoo.run_folder.RunFolderInUse: another process trains into it.
     """
     out_dir = os.fspath(out_dir)
+    run_folder.claim(out_dir, resume=True)  # before lock(), which would create a mistyped folder
     with run_folder.lock(out_dir):
         run_folder.claim(out_dir, resume=True)
         config, settings = run_folder.read_record(out_dir)
         config = config_module.validate_config(config, source=os.path.join(out_dir, run_folder.RUN_RECORD))
-        return _run(config, out_dir, settings, verbose=verbose, callbacks=callbacks, resume=True)
+        if checkpoint.latest(out_dir) is None and os.path.exists(os.path.join(out_dir, "generator.keras")):
+            raise ValueError(
+                f"Expected an unfinished run to resume. Received: {out_dir!r}, whose run finished (it holds "
+                "generator.keras and no checkpoint). Train anew with --overwrite or another --out"
+            )
+        return _guarded_run(config, out_dir, settings, verbose=verbose, callbacks=callbacks, resume=True)
+
+
+def _guarded_run(config, out_dir, settings, **kwargs):
+    """`_run`, with Ctrl-C or SIGTERM at any moment (also while saving) reported as `TrainingInterrupted`."""
+    try:
+        return _run(config, out_dir, settings, **kwargs)
+    except TrainingInterrupted:
+        raise
+    except KeyboardInterrupt:
+        latest = checkpoint.latest(out_dir)
+        raise TrainingInterrupted(out_dir, latest[0] if latest else 0) from None
 
 
 def _run(config, out_dir, settings, *, verbose, callbacks, resume):
@@ -316,7 +338,11 @@ def _export_to(generator, path, keras_file=None):
             stacklevel=4,
         )
         return None
-    to_onnx(generator, path)
+    try:
+        to_onnx(generator, path)
+    except Exception as error:  # noqa: BLE001 - the run is done; a failed export must not make it unfinishable
+        warnings.warn(f"ONNX export failed: {type(error).__name__}: {error}", stacklevel=4)
+        return None
     return path
 
 

@@ -106,6 +106,32 @@ def test_sigterm_and_ctrl_c_exit_with_one_line_and_the_run_resumes_twice(referen
     assert_same_run(reference, out)
 
 
+def test_resume_refuses_a_finished_run_and_a_failed_start_leaves_no_run(reference, tmp_path):
+    code, _, err = run_cli("--resume", str(reference))
+    assert code == 2 and "whose run finished" in err, err
+    from ganzoo.config import default_config
+    from ganzoo.train import train
+
+    config = default_config("dcgan", epochs=1, latent_dim=4, filters=4)
+    config["recipe"]["image_size"] = 28  # the networks are 16x16: fails before the first epoch
+    with pytest.raises(ValueError, match="recipe.image_size"):
+        train(config, tmp_path, verbose=0, export_onnx=False, fd_every=0)
+    assert run_folder.existing_artefacts(tmp_path) == []  # so the corrected run may use the folder
+
+
+def test_overwrite_removes_only_what_a_run_writes(tmp_path):
+    (tmp_path / "config.json").write_text('{"my": "project settings"}')  # not a ganzoo preset
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "model.pt").write_text("someone else's")
+    (tmp_path / "samples").mkdir()
+    (tmp_path / "samples" / "epoch_001.png").write_bytes(b"grid")
+    (tmp_path / "samples" / "photo.jpg").write_bytes(b"mine")
+    assert run_folder.existing_artefacts(tmp_path) == ["samples"]
+    run_folder.claim(tmp_path, overwrite=True)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["checkpoints", "config.json", "model.pt", "photo.jpg",
+                                                          "samples"]
+
+
 def test_a_second_run_into_a_busy_folder_fails_at_once(tmp_path):
     with run_folder.lock(tmp_path):
         start = time.monotonic()
@@ -124,7 +150,7 @@ def test_another_run_is_refused_and_overwrite_leaves_nothing_of_it(tmp_path):
     from ganzoo.train import train
 
     config = default_config("dcgan", epochs=1, latent_dim=4, filters=4)
-    with pytest.raises(FileExistsError, match="--resume .*--overwrite"):
+    with pytest.raises(FileExistsError, match="Replace it with --overwrite"):  # finished: no --resume hint
         train(config, tmp_path, verbose=0, export_onnx=False, fd_every=0)
     assert (tmp_path / "generator.keras").read_bytes() == b"old generator"  # untouched
     train(config, tmp_path, verbose=0, export_onnx=False, fd_every=0, overwrite=True)

@@ -140,8 +140,10 @@ def run_generate(args):
     elif num_classes is not None:
         labels = np.arange(args.num) % num_classes
     images = sampler.generate(args.num, labels=labels, seed=args.seed)
-    # One class per column: the default labels cycle through the classes, given ones through their list.
-    columns = None if num_classes is None else (num_classes if args.labels is None else len(parse_labels(args.labels)))
+    # One class per column: the default labels cycle through the classes, given ones through their list
+    # (a single given label: a square grid).
+    given = None if args.labels is None else len(parse_labels(args.labels))
+    columns = None if num_classes is None else (num_classes if given is None else (given if given > 1 else None))
     nrow = args.nrow or (min(columns, args.num) if columns else None)
     save_grid(images, args.output, nrow=nrow)
     print(f"Wrote {args.num} samples to {args.output}")

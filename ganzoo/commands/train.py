@@ -155,6 +155,10 @@ def run_train(args):
     else:
         if args.out is not None and not args.out.strip():
             raise ValueError(f"Expected --out to be a folder path. Received: --out {args.out!r}")
+        guess = args.name or "dcgan"
+        early = args.out or os.path.join("runs", os.path.splitext(os.path.basename(guess))[0])
+        if not args.overwrite and run_folder.existing_artefacts(early):
+            run_folder.claim(early)  # raises, naming --resume/--overwrite, before TensorFlow loads
         name, config = resolve_config(args)
         out_dir = os.path.join("runs", name) if args.out is None else args.out
     from ganzoo import train as train_module
@@ -162,7 +166,10 @@ def run_train(args):
     def stop(signum, frame):  # SIGTERM stops like Ctrl-C: the last checkpoint stays, the process exits
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (main() called from a thread): SIGTERM keeps its default
+        previous = None
     try:
         if args.resume is not None:
             result = train_module.resume(out_dir, verbose=args.verbose)
@@ -177,7 +184,8 @@ def run_train(args):
         print(f"ganzoo train: {error}", file=sys.stderr)
         return 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     files = result["files"]
     resumed = f" (resumed after epoch {result['resumed_from']})" if result["resumed_from"] else ""
     print(f"Trained {name}: {len(result['history'].get('d_loss', []))} epochs in {result['seconds']:.1f} s{resumed}.")
