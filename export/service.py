@@ -37,6 +37,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from ganzoo.hub import sha256_file
 from ganzoo.images import grid_array
 
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
@@ -120,14 +121,6 @@ def render_png(generator, n, seed, labels=None, nrow=None):
     return buffer.getvalue()
 
 
-def _file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _error(status, message, parameter=None):
     return JSONResponse({"error": message, "parameter": parameter}, status_code=status)
 
@@ -142,7 +135,7 @@ def create_app(generator, *, max_n=MAX_N, name=None):
     """
     if not isinstance(max_n, int) or isinstance(max_n, bool) or max_n < 1:
         raise ValueError(f"Expected max_n to be a positive int. Received: max_n={max_n!r}")
-    model_hash = _file_sha256(generator.path)
+    model_hash = sha256_file(generator.path)
     description = {
         "name": name or generator.metadata.get("preset"),
         "sha256": model_hash,
