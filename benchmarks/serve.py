@@ -82,7 +82,9 @@ def main(argv=None):
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--bad", type=float, default=0.2, help="share of bad requests")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, help="the server's onnxruntime threads per request (default: physical cores)")
+    parser.add_argument(
+        "--threads", type=int, help="the server's onnxruntime threads per request (default: physical cores)"
+    )
     args = parser.parse_args(argv)
 
     threads = ["--threads", str(args.threads)] if args.threads else []
@@ -105,14 +107,20 @@ def main(argv=None):
     failed_good = sum(not r[2] for r in good)
     wrong_bad = sum(not r[2] for r in bad)
     images = sum(r[4] for r in good)
-    print(f"ganzoo serve {args.preset} on 127.0.0.1: {args.requests} requests ({len(good)} good, {len(bad)} bad), "
-          f"{args.clients} concurrent keep-alive clients, onnxruntime threads {args.threads or 'default'}, {os.cpu_count()} logical CPUs shared by server and clients. "
-          f"Good queries: n in {{1, 4, 16, 64}}, random seeds{' and labels' if meta['metadata']['num_classes'] else ''}.\n")
-    print("| requests/s | images/s | good p50 ms | good p99 ms | bad p50 ms | good failed | bad not refused | server up |")
+    print(
+        f"ganzoo serve {args.preset} on 127.0.0.1: {args.requests} requests ({len(good)} good, {len(bad)} bad), "
+        f"{args.clients} concurrent keep-alive clients, onnxruntime threads {args.threads or 'default'}, {os.cpu_count()} logical CPUs shared by server and clients. "
+        f"Good queries: n in {{1, 4, 16, 64}}, random seeds{' and labels' if meta['metadata']['num_classes'] else ''}.\n"
+    )
+    print(
+        "| requests/s | images/s | good p50 ms | good p99 ms | bad p50 ms | good failed | bad not refused | server up |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---|")
-    print(f"| {len(results) / wall:,.0f} | {images / wall:,.0f} | {np.percentile(good_ms, 50):.1f} | "
-          f"{np.percentile(good_ms, 99):.1f} | {np.percentile(bad_ms, 50) if len(bad) else float('nan'):.1f} | "
-          f"{failed_good} | {wrong_bad} | {'yes' if alive else 'NO'} |")
+    print(
+        f"| {len(results) / wall:,.0f} | {images / wall:,.0f} | {np.percentile(good_ms, 50):.1f} | "
+        f"{np.percentile(good_ms, 99):.1f} | {np.percentile(bad_ms, 50) if len(bad) else float('nan'):.1f} | "
+        f"{failed_good} | {wrong_bad} | {'yes' if alive else 'NO'} |"
+    )
     return 1 if failed_good or wrong_bad or not alive else 0
 
 

@@ -59,7 +59,11 @@ def main(argv=None):
             generator = OnnxGenerator(hub_lib.shipped_dir() / f"{name}.onnx")
             rng = np.random.default_rng(0)
             z = rng.standard_normal((args.n, generator.latent_dim)).astype(np.float32)
-            labels = None if generator.num_classes is None else rng.integers(0, generator.num_classes, args.n).astype(np.int32)
+            labels = (
+                None
+                if generator.num_classes is None
+                else rng.integers(0, generator.num_classes, args.n).astype(np.int32)
+            )
             call = """async ([name, z, labels, repeats]) => {
                 await ganzoo.load(name);
                 const out = await ganzoo.run(Float32Array.from(z), labels);
@@ -82,24 +86,34 @@ def main(argv=None):
                 start = time.perf_counter()
                 generator.run(zb, lb)
                 python_ms.append((time.perf_counter() - start) * 1e3)
-            rows.append({
-                "preset": name, "pixels": int(in_page.size), "differ": int(differs.sum()),
-                "near_boundary": int(near.sum()), "differ_off_boundary": int((differs & ~near).sum()),
-                "max_levels": int(np.abs(in_page.astype(int) - expected.astype(int)).max()),
-                "page_ms": float(np.median(page_ms)), "python_ms": float(np.median(python_ms)),
-            })
+            rows.append(
+                {
+                    "preset": name,
+                    "pixels": int(in_page.size),
+                    "differ": int(differs.sum()),
+                    "near_boundary": int(near.sum()),
+                    "differ_off_boundary": int((differs & ~near).sum()),
+                    "max_levels": int(np.abs(in_page.astype(int) - expected.astype(int)).max()),
+                    "page_ms": float(np.median(page_ms)),
+                    "python_ms": float(np.median(python_ms)),
+                }
+            )
         browser.close()
     version = json.loads((REPO / "export/web/node_modules/onnxruntime-web/package.json").read_text())["version"]
     import onnxruntime
 
-    print(f"onnxruntime-web {version} (WebAssembly, 1 thread) in {chromium} vs onnxruntime {onnxruntime.__version__} "
-          f"(Python, {os.cpu_count()} logical CPUs); {args.n} images per preset; batch {args.batch} for the latency, "
-          f"median of {args.repeats} interleaved runs.\n")
+    print(
+        f"onnxruntime-web {version} (WebAssembly, 1 thread) in {chromium} vs onnxruntime {onnxruntime.__version__} "
+        f"(Python, {os.cpu_count()} logical CPUs); {args.n} images per preset; batch {args.batch} for the latency, "
+        f"median of {args.repeats} interleaved runs.\n"
+    )
     print("| preset | pixels | differ | near a .5 boundary | differ elsewhere | max levels | page ms | Python ms |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['preset']} | {r['pixels']:,} | {r['differ']} | {r['near_boundary']} | {r['differ_off_boundary']} | "
-              f"{r['max_levels']} | {r['page_ms']:.1f} | {r['python_ms']:.1f} |")
+        print(
+            f"| {r['preset']} | {r['pixels']:,} | {r['differ']} | {r['near_boundary']} | {r['differ_off_boundary']} | "
+            f"{r['max_levels']} | {r['page_ms']:.1f} | {r['python_ms']:.1f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -119,8 +119,10 @@ def _fold_one(graph, consumers, outputs, ranks):
             continue
         bias = None
         if node.op_type != "MatMul":
-            bias = _constant(graph, node.input[2]) if len(node.input) > 2 and node.input[2] else np.zeros(
-                (channels,), np.float32
+            bias = (
+                _constant(graph, node.input[2])
+                if len(node.input) > 2 and node.input[2]
+                else np.zeros((channels,), np.float32)
             )
             if bias is None:
                 continue

@@ -70,8 +70,14 @@ def one_hot_to_gather(model):
         indices, depth_name, values_name = node.input
         depth, values = constants.get(depth_name), constants.get(values_name)
         axis = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "axis"), -1)
-        if (depth is None or values is None or depth.size != 1 or values.size != 2 or axis != -1
-                or not 1 <= int(depth.reshape(())) <= MAX_DEPTH):
+        if (
+            depth is None
+            or values is None
+            or depth.size != 1
+            or values.size != 2
+            or axis != -1
+            or not 1 <= int(depth.reshape(())) <= MAX_DEPTH
+        ):
             new_nodes.append(node)
             continue
         if types is None:
@@ -84,7 +90,9 @@ def one_hot_to_gather(model):
         graph.initializer.append(numpy_helper.from_array(table, table_name))
         if types.get(indices) not in _INDEX_TYPES:
             cast_output = f"{base}_indices_int64"
-            new_nodes.append(helper.make_node("Cast", [indices], [cast_output], to=TensorProto.INT64, name=f"{base}_cast"))
+            new_nodes.append(
+                helper.make_node("Cast", [indices], [cast_output], to=TensorProto.INT64, name=f"{base}_cast")
+            )
             indices = cast_output
         new_nodes.append(helper.make_node("Gather", [table_name, indices], list(node.output), axis=0, name=base))
         replaced += 1

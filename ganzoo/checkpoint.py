@@ -78,8 +78,11 @@ class RunCheckpoint(keras.callbacks.Callback):
             state["ema_skipped_batches"] = self.ema.skipped_batches
         if self.fd_monitor is not None:
             arrays.update(_weights_arrays("fd_best", self.fd_monitor.best_weights))
-            state["fd"] = {"history": self.fd_monitor.history, "best_fd": self.fd_monitor.best_fd,
-                           "best_epoch": self.fd_monitor.best_epoch}
+            state["fd"] = {
+                "history": self.fd_monitor.history,
+                "best_fd": self.fd_monitor.best_fd,
+                "best_epoch": self.fd_monitor.best_epoch,
+            }
         if self.metrics_log is not None:
             state["metrics_rows"] = self.metrics_log.rows
         if self.sample_grid is not None:  # relative to the run folder: a resume may run from another directory

@@ -48,10 +48,14 @@ def _stream(url, sink, *, max_bytes, stall_seconds, deadline_seconds):
         announced = response.headers.get("Content-Length")
         announced = int(announced) if announced and announced.isascii() and announced.isdigit() else None
         if max_bytes is not None and announced is not None and announced > max_bytes:
-            raise DownloadError(f"Expected at most {max_bytes} bytes from {url}. Received: a Content-Length of {announced}")
+            raise DownloadError(
+                f"Expected at most {max_bytes} bytes from {url}. Received: a Content-Length of {announced}"
+            )
         while True:
             if time.monotonic() - start > deadline_seconds:
-                raise DownloadError(f"The download of {url} took longer than {deadline_seconds} s ({written} bytes so far)")
+                raise DownloadError(
+                    f"The download of {url} took longer than {deadline_seconds} s ({written} bytes so far)"
+                )
             try:
                 chunk = response.read1(_CHUNK)  # what has arrived: the deadline is checked between reads
             except http.client.IncompleteRead:
@@ -95,8 +99,9 @@ def download(url, path, *, max_bytes=None, stall_seconds=STALL_SECONDS, deadline
     file = open(path, "xb")  # outside the try: an existing file is never removed
     try:
         with file:
-            return _stream(url, file.write, max_bytes=max_bytes, stall_seconds=stall_seconds,
-                           deadline_seconds=deadline_seconds)
+            return _stream(
+                url, file.write, max_bytes=max_bytes, stall_seconds=stall_seconds, deadline_seconds=deadline_seconds
+            )
     except BaseException:
         try:
             os.unlink(path)

@@ -38,11 +38,14 @@ def export_preset_onnx(keras_file, onnx_file, name, variant, dataset):
         env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
         result = subprocess.run(
             [sys.executable, "-c", code, str(keras_file), str(onnx_file), name, variant, dataset],
-            env=env, capture_output=True, text=True,
+            env=env,
+            capture_output=True,
+            text=True,
         )
         if result.returncode != 0:
-            raise RuntimeError(f"The ONNX export of {keras_file} in a TensorFlow subprocess failed: "
-                               f"{result.stderr.strip()[-2000:]}")
+            raise RuntimeError(
+                f"The ONNX export of {keras_file} in a TensorFlow subprocess failed: {result.stderr.strip()[-2000:]}"
+            )
         return onnx_file
     from ganzoo import data
     from ganzoo.export import metadata as metadata_lib

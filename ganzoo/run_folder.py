@@ -29,8 +29,16 @@ RUN_RECORD = "run.json"
 LOCK_FILE = ".lock"
 # Everything a run writes into its folder (the lock file stays: removing it would race with a locker).
 ARTEFACTS = (
-    RUN_RECORD, "config.json", "generator.keras", "generator_best.keras", "generator.onnx", "generator.onnx.json",
-    "metrics.csv", "metrics.png", "samples", "checkpoints",
+    RUN_RECORD,
+    "config.json",
+    "generator.keras",
+    "generator_best.keras",
+    "generator.onnx",
+    "generator.onnx.json",
+    "metrics.csv",
+    "metrics.png",
+    "samples",
+    "checkpoints",
 )
 
 
@@ -136,8 +144,11 @@ def claim(out_dir, *, resume=False, overwrite=False):
         return
     if found and not overwrite:
         unfinished = (out_dir / "checkpoints" / "latest.json").is_file()
-        hint = (f"Continue it with `ganzoo train --resume {out_dir}` (Python: ganzoo.train.resume), or replace it"
-                if unfinished else "Replace it")
+        hint = (
+            f"Continue it with `ganzoo train --resume {out_dir}` (Python: ganzoo.train.resume), or replace it"
+            if unfinished
+            else "Replace it"
+        )
         raise FileExistsError(
             f"Expected an empty or new run folder. Received: --out {str(out_dir)!r}, which holds another run "
             f"({', '.join(found)}). {hint} with --overwrite (Python: overwrite=True), or pick another --out"
@@ -162,11 +173,15 @@ def read_record(out_dir):
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ValueError(f"Expected {path} (written when `ganzoo train` starts a run). Received: no such file") from None
+        raise ValueError(
+            f"Expected {path} (written when `ganzoo train` starts a run). Received: no such file"
+        ) from None
     except (ValueError, RecursionError) as error:
         raise ValueError(f"Expected JSON in {path}. Received invalid JSON: {error}") from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("config"), dict) or not isinstance(
-        payload.get("settings"), dict
+    if (
+        not isinstance(payload, dict)
+        or not isinstance(payload.get("config"), dict)
+        or not isinstance(payload.get("settings"), dict)
     ):
         raise ValueError(f"Expected {path} to hold 'config' and 'settings' objects. Received: {str(payload)[:200]}")
     settings = payload["settings"]

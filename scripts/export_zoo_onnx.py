@@ -27,8 +27,9 @@ def main(argv=None):
     for name in args.names or hub_lib.list_names(hub_lib.Hub(shipped)):
         config = zoo.load_config(name, shipped)
         onnx_file = shipped / f"{name}.onnx"
-        export_preset_onnx(zoo.weights_path(name, shipped, config), onnx_file, name, config["variant"],
-                           config["recipe"]["dataset"])
+        export_preset_onnx(
+            zoo.weights_path(name, shipped, config), onnx_file, name, config["variant"], config["recipe"]["dataset"]
+        )
         entry = _file_entry(onnx_file)
         raw = zoo.read_preset(name, shipped)
         # Keep the key order of the file: `onnx` goes right after `weights`.

@@ -59,7 +59,10 @@ def cli_server(args, env=None, timeout=60):
     """Runs `python -m ganzoo serve ARGS --port 0`; yields `(process, base URL)`; stops it with SIGINT."""
     process = subprocess.Popen(
         [sys.executable, "-m", "ganzoo", "serve", *args, "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         deadline = time.monotonic() + timeout

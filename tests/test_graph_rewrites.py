@@ -47,8 +47,11 @@ def one_hot_model(index_type, off=0.0, on=1.0, depth=5, depth_dtype=np.int32):
 # Index/depth type pairs that onnxruntime's OneHot kernels implement (tf2onnx writes an int32 depth).
 @pytest.mark.parametrize(
     "index_type, dtype, depth_dtype",
-    [(TensorProto.INT32, np.int32, np.int32), (TensorProto.INT64, np.int64, np.int64),
-     (TensorProto.FLOAT, np.float32, np.float32)],
+    [
+        (TensorProto.INT32, np.int32, np.int32),
+        (TensorProto.INT64, np.int64, np.int64),
+        (TensorProto.FLOAT, np.float32, np.float32),
+    ],
 )
 def test_one_hot_becomes_a_gather_with_the_same_values(index_type, dtype, depth_dtype):
     model = one_hot_model(index_type, off=0.1, on=0.9, depth_dtype=depth_dtype)
@@ -156,9 +159,17 @@ def test_folding_leaves_what_it_cannot_fold():
     np.testing.assert_array_equal(run(model, feeds), before)
     # A 1-D convolution (3-D weights) is not folded: the per-channel rule here is for (N, C, H, W) outputs.
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3, 8])
-    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3]), helper.make_node("Mul", ["y", "s"], ["out"])]
-    model = make_model(nodes, [x], "out", {"w": rng.standard_normal((4, 3, 3)).astype(np.float32),
-                                           "s": np.array(2.0, np.float32)}, ["batch", 4, 6])
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3]),
+        helper.make_node("Mul", ["y", "s"], ["out"]),
+    ]
+    model = make_model(
+        nodes,
+        [x],
+        "out",
+        {"w": rng.standard_normal((4, 3, 3)).astype(np.float32), "s": np.array(2.0, np.float32)},
+        ["batch", 4, 6],
+    )
     assert fold_affine_into_linear(model) == 0
     # An intermediate that another node also reads must keep its value.
     model, feeds = affine_chain("MatMul", rng, (4,), (4,))

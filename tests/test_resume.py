@@ -22,13 +22,32 @@ from ganzoo import checkpoint, run_folder  # noqa: E402
 from helpers import adam, tiny_gan  # noqa: E402
 
 # A tiny DCGAN on digits with an EMA and FD every epoch: every piece of state a resume must restore.
-ARGS = ["dcgan", "--epochs", "3", "--filters", "8", "--latent-dim", "8", "--ema-decay", "0.9", "--fd-every", "1",
-        "--no-export", "--verbose", "0"]
+ARGS = [
+    "dcgan",
+    "--epochs",
+    "3",
+    "--filters",
+    "8",
+    "--latent-dim",
+    "8",
+    "--ema-decay",
+    "0.9",
+    "--fd-every",
+    "1",
+    "--no-export",
+    "--verbose",
+    "0",
+]
 
 
 def cli(*args, **kwargs):
-    return subprocess.Popen([sys.executable, "-m", "ganzoo", "train", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "ganzoo", "train", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
 def run_cli(*args):
@@ -61,7 +80,8 @@ def assert_same_run(reference, resumed):
     assert [r["epoch"] for r in rows_b] == ["1", "2", "3"]
     for row_a, row_b in zip(rows_a, rows_b):
         assert {k: v for k, v in row_a.items() if k != "epoch_seconds"} == {
-            k: v for k, v in row_b.items() if k != "epoch_seconds"}
+            k: v for k, v in row_b.items() if k != "epoch_seconds"
+        }
     assert sorted(os.listdir(resumed / "samples")) == ["epoch_001.png", "epoch_002.png", "epoch_003.png"]
     assert not (resumed / "checkpoints").exists()  # a finished run keeps nothing to resume
 
@@ -128,8 +148,13 @@ def test_overwrite_removes_only_what_a_run_writes(tmp_path):
     (tmp_path / "samples" / "photo.jpg").write_bytes(b"mine")
     assert run_folder.existing_artefacts(tmp_path) == ["samples"]
     run_folder.claim(tmp_path, overwrite=True)
-    assert sorted(p.name for p in tmp_path.rglob("*")) == ["checkpoints", "config.json", "model.pt", "photo.jpg",
-                                                          "samples"]
+    assert sorted(p.name for p in tmp_path.rglob("*")) == [
+        "checkpoints",
+        "config.json",
+        "model.pt",
+        "photo.jpg",
+        "samples",
+    ]
 
 
 def test_a_second_run_into_a_busy_folder_fails_at_once(tmp_path):

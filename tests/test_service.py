@@ -102,9 +102,18 @@ def test_etag_names_model_and_query(served):
 
 
 BAD = [
-    ("n=0", "n"), ("n=257", "n"), ("n=abc", "n"), ("n=1.5", "n"), ("n=--2", "n"), ("n=1&n=2", "n"),
-    ("seed=-1", "seed"), ("seed=99999999999999999999999", "seed"), ("seed=%C2%B2", "seed"),
-    ("nrow=0", "nrow"), ("size=3", "size"), ("label=", "label"),
+    ("n=0", "n"),
+    ("n=257", "n"),
+    ("n=abc", "n"),
+    ("n=1.5", "n"),
+    ("n=--2", "n"),
+    ("n=1&n=2", "n"),
+    ("seed=-1", "seed"),
+    ("seed=99999999999999999999999", "seed"),
+    ("seed=%C2%B2", "seed"),
+    ("nrow=0", "nrow"),
+    ("size=3", "size"),
+    ("label=", "label"),
 ]
 BAD_CONDITIONAL = [("label=10", "label"), ("label=-1", "label"), ("label=1,x", "label"), ("label=1&label=2", "label")]
 
@@ -181,6 +190,7 @@ def test_bad_arguments_fail_before_serving(tmp_path):
         (["dcgan_digits", "--port", "70000"], "--port"),
     ):
         port = [] if "--port" in args else ["--port", "0"]
-        result = subprocess.run([sys.executable, "-m", "ganzoo", "serve", *args, *port], env=env,
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-m", "ganzoo", "serve", *args, *port], env=env, capture_output=True, text=True, timeout=60
+        )
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr

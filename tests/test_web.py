@@ -21,8 +21,15 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ORT_WEB = REPO / "export" / "web" / "node_modules" / "onnxruntime-web" / "dist" / "ort.wasm.min.js"
 PRESETS = hub_lib.list_names(hub_lib.Hub(hub_lib.shipped_dir()))
 # Flags from this machine kind's notes: no sandbox as root, and no background connections (the network is closed).
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _missing():
@@ -154,14 +161,18 @@ def test_the_controls_draw_a_grid_and_a_seed_repeats(page):
     page.fill("#count", "9")
     page.click("#generate")
     page.wait_for_function("document.getElementById('status').textContent.includes('seed 7')")
-    first = page.evaluate("Array.from(document.getElementById('grid').getContext('2d').getImageData(0, 0, 200, 200).data)")
+    first = page.evaluate(
+        "Array.from(document.getElementById('grid').getContext('2d').getImageData(0, 0, 200, 200).data)"
+    )
     page.fill("#seed", "8")
     page.click("#generate")
     page.wait_for_function("document.getElementById('status').textContent.includes('seed 8')")
     page.fill("#seed", "7")
     page.click("#generate")
     page.wait_for_function("document.getElementById('status').textContent.includes('seed 7')")
-    again = page.evaluate("Array.from(document.getElementById('grid').getContext('2d').getImageData(0, 0, 200, 200).data)")
+    again = page.evaluate(
+        "Array.from(document.getElementById('grid').getContext('2d').getImageData(0, 0, 200, 200).data)"
+    )
     assert first == again and len(set(first)) > 10
     # The page's noise is N(0, 1): a seeded mulberry32 + Box-Muller, checked by its moments.
     values = np.array(page.evaluate("Array.from(ganzoo.noise(3, 100, 64))"))

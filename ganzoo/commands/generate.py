@@ -8,7 +8,9 @@ extra); a run folder without Keras falls back to its `generator.onnx`.
 
 import os
 
-_HUB_HELP = "hub for preset names: a directory, file:// or http(s):// URL (default: $GANZOO_HUB_URL, else the shipped presets)"
+_HUB_HELP = (
+    "hub for preset names: a directory, file:// or http(s):// URL (default: $GANZOO_HUB_URL, else the shipped presets)"
+)
 
 
 def register(subparsers):
@@ -22,12 +24,14 @@ def register(subparsers):
         ),
     )
     generate.add_argument(
-        "source", metavar="PATH_OR_NAME",
+        "source",
+        metavar="PATH_OR_NAME",
         help="a preset name, an .onnx file, a generator .keras file, or a run folder holding generator.keras",
     )
     generate.add_argument("-n", "--num", type=int, default=64, help="number of samples (default 64)")
     generate.add_argument(
-        "--labels", help="class ids for a conditional generator, e.g. 0,1,2 (cycled to n); default 0..num_classes-1 cycled"
+        "--labels",
+        help="class ids for a conditional generator, e.g. 0,1,2 (cycled to n); default 0..num_classes-1 cycled",
     )
     generate.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     generate.add_argument(
@@ -97,7 +101,9 @@ def open_sampler(source, hub=None):
             return OnnxGenerator(onnx_file)
         if os.path.isfile(keras_file):
             raise _needs_keras(f"on {keras_file}")
-        raise FileNotFoundError(f"Expected a run folder holding generator.keras or generator.onnx. Received: {source!r}")
+        raise FileNotFoundError(
+            f"Expected a run folder holding generator.keras or generator.onnx. Received: {source!r}"
+        )
     if source.endswith(".onnx"):
         return OnnxGenerator(source)
     if source.endswith(".keras") or os.sep in source or "/" in source:

@@ -26,9 +26,10 @@ def register(subparsers):
     parser.add_argument("--hub", help="hub for preset names (default: $GANZOO_HUB_URL, else the shipped presets)")
     parser.add_argument("--max-n", type=int, default=256, help="largest n one request may ask for (default 256)")
     parser.add_argument(
-        "--threads", type=int, default=1,
-        help="onnxruntime threads per request (default 1: concurrent requests use the cores; "
-        "see benchmarks/serve.py)",
+        "--threads",
+        type=int,
+        default=1,
+        help="onnxruntime threads per request (default 1: concurrent requests use the cores; see benchmarks/serve.py)",
     )
     parser.set_defaults(handler=run_serve)
 
@@ -84,8 +85,10 @@ def run_serve(args):
     sock = listening_socket(args.host, args.port)  # bound here, so that --port 0 can report the port it got
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if sock.family == socket.AF_INET6 else host
-    print(f"Serving {args.source} ({generator!r}) on http://{shown}:{port}/generate?n=16&seed=0 (Ctrl-C stops)",
-          flush=True)
+    print(
+        f"Serving {args.source} ({generator!r}) on http://{shown}:{port}/generate?n=16&seed=0 (Ctrl-C stops)",
+        flush=True,
+    )
     config = uvicorn.Config(app, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     try:
