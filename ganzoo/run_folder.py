@@ -7,7 +7,7 @@
   (`--overwrite`, which removes every file of the old run first).
 - `record`/`read_record`: `run.json`, the settings `--resume` continues
   with (the config as a preset, and the train options).
-- `save_model`/`write_bytes`: a temporary name in the same folder, then
+- `save_model` (and `ganzoo.hub.write_atomic` for bytes): a temporary name in the same folder, then
   `os.replace`, so a crash or a full disk never leaves a truncated file
   under its final name.
 """
@@ -209,10 +209,4 @@ def save_model(model, path):
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
-    return str(path)
-
-
-def write_bytes(path, data):
-    """Writes `data` to `path` atomically (see `ganzoo.hub.write_atomic`)."""
-    write_atomic(path, data)
     return str(path)

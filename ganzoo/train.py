@@ -15,7 +15,7 @@ from ganzoo import config as config_module
 from ganzoo import data
 from ganzoo import precision as precision_module
 from ganzoo import run_folder
-from ganzoo.hub import sha256_file
+from ganzoo.hub import sha256_file, write_atomic
 
 PRECISIONS = precision_module.PRECISIONS
 
@@ -283,8 +283,8 @@ def _run(config, out_dir, settings, *, verbose, callbacks, resume):
         "ganzoo_version": ganzoo.__version__,
     }
     config_module.validate_config(config)
-    files["config"] = run_folder.write_bytes(os.path.join(out_dir, "config.json"),
-                                             (json.dumps(config, indent=2) + "\n").encode("utf-8"))
+    files["config"] = os.path.join(out_dir, "config.json")
+    write_atomic(files["config"], (json.dumps(config, indent=2) + "\n").encode("utf-8"))
 
     if settings["export_onnx"]:
         path = _export(generator, os.path.join(out_dir, "generator.onnx"), files.get("generator"))

@@ -216,13 +216,23 @@ def test_a_failed_save_leaves_no_file_under_the_final_name(tmp_path, monkeypatch
     assert os.listdir(tmp_path) == []  # neither a truncated file nor the temporary one
 
 
-def test_backup_and_restore_resumes_exactly_with_the_noise_state(tmp_path):
-    """keras.callbacks.BackupAndRestore with a ganzoo GAN: the seed state travels in the weights file."""
+def dropout_critic():
+    """A user's own discriminator, plain Keras, with a Dropout layer: its SeedGenerator must travel too."""
+    image = keras.Input((16, 16, 1), name="image")
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same")(image)
+    x = keras.layers.Dropout(0.3)(keras.layers.LeakyReLU(0.2)(x))
+    return keras.Model(image, keras.layers.Dense(1, name="logit")(keras.layers.Flatten()(x)))
+
+
+@pytest.mark.parametrize("networks", ["ganzoo", "own with dropout"])
+def test_backup_and_restore_resumes_exactly_with_the_noise_state(tmp_path, networks):
+    """keras.callbacks.BackupAndRestore with a ganzoo GAN: the seed states travel in the weights file."""
     x = np.random.default_rng(0).uniform(-1, 1, (32, 16, 16, 1)).astype("float32")
 
     def make():
         keras.utils.set_random_seed(0)
-        gan = tiny_gan("dcgan", seed=1)
+        discriminator = dropout_critic() if networks != "ganzoo" else None
+        gan = tiny_gan("dcgan", seed=1, discriminator=discriminator)
         gan.compile(adam(), adam())
         return gan
 

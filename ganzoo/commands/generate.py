@@ -137,6 +137,7 @@ def run_generate(args):
     if args.seed < 0:
         raise ValueError(f"Expected --seed to be a non-negative int. Received: --seed {args.seed}")
     labels = None if args.labels is None else parse_labels(args.labels)
+    given = None if labels is None else len(labels)
     sampler = open_sampler(args.source, args.hub)
     num_classes = sampler.num_classes
     if labels is not None:
@@ -148,7 +149,6 @@ def run_generate(args):
     images = sampler.generate(args.num, labels=labels, seed=args.seed)
     # One class per column: the default labels cycle through the classes, given ones through their list
     # (a single given label: a square grid).
-    given = None if args.labels is None else len(parse_labels(args.labels))
     columns = None if num_classes is None else (num_classes if given is None else (given if given > 1 else None))
     nrow = args.nrow or (min(columns, args.num) if columns else None)
     save_grid(images, args.output, nrow=nrow)

@@ -155,12 +155,12 @@ def run_train(args):
     else:
         if args.out is not None and not args.out.strip():
             raise ValueError(f"Expected --out to be a folder path. Received: --out {args.out!r}")
-        guess = args.name or "dcgan"
-        early = args.out or os.path.join("runs", os.path.splitext(os.path.basename(guess))[0])
-        if not args.overwrite and run_folder.existing_artefacts(early):
-            run_folder.claim(early)  # raises, naming --resume/--overwrite, before TensorFlow loads
+        # runs/<name>, where name is what resolve_config returns: the preset or variant, or a JSON file's stem.
+        stem = os.path.splitext(os.path.basename(args.name or "dcgan"))[0]
+        out_dir = os.path.join("runs", stem) if args.out is None else args.out
+        if not args.overwrite and run_folder.existing_artefacts(out_dir):
+            run_folder.claim(out_dir)  # raises, naming --resume/--overwrite, before TensorFlow loads
         name, config = resolve_config(args)
-        out_dir = os.path.join("runs", name) if args.out is None else args.out
     from ganzoo import train as train_module
 
     def stop(signum, frame):  # SIGTERM stops like Ctrl-C: the last checkpoint stays, the process exits
