@@ -62,6 +62,15 @@ def test_frechet_singular_covariance_matches_nuclear_norm_reference():
                                nuclear_norm_frechet_reference(a, b), rtol=1e-9)
 
 
+@pytest.mark.parametrize("singular", ["a", "b"])
+def test_frechet_with_one_singular_covariance_matches_nuclear_norm_reference(singular):
+    """One covariance singular (fewer samples than dimensions), the other not: the Cholesky factor of
+    the positive definite one carries the computation, whichever argument it is."""
+    few, many = rng(7).normal(size=(12, 30)), rng(8).normal(size=(400, 30)) * 0.7 + 0.2
+    a, b = (few, many) if singular == "a" else (many, few)
+    np.testing.assert_allclose(frechet_distance(a, b), nuclear_norm_frechet_reference(a, b), rtol=1e-9)
+
+
 def test_frechet_identical_sets_is_zero():
     a = rng(6).normal(size=(300, 16))
     np.testing.assert_allclose(frechet_distance(a, a), 0.0, atol=1e-9)
@@ -140,6 +149,11 @@ def test_frechet_rejects_bad_inputs():
         frechet_distance(a, bad)
     with pytest.raises(ValueError, match="positive semi-definite"):
         frechet_distance_from_statistics(np.zeros(2), -np.eye(2), np.zeros(2), np.eye(2))
+    indefinite = np.diag([1.0, -0.5])
+    with pytest.raises(ValueError, match="`sigma1` to be positive semi-definite"):
+        frechet_distance_from_statistics(np.zeros(2), indefinite, np.zeros(2), np.eye(2))
+    with pytest.raises(ValueError, match="`sigma2` to be positive semi-definite"):
+        frechet_distance_from_statistics(np.zeros(2), np.eye(2), np.zeros(2), indefinite)
     with pytest.raises(ValueError, match="symmetric"):
         frechet_distance_from_statistics(np.zeros(2), np.array([[1.0, 1.0], [0.0, 1.0]]),
                                          np.zeros(2), np.eye(2))

