@@ -6,7 +6,7 @@ The public API is listed in ``__all__``. Names load lazily, so that
 
 import importlib
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # public name -> module that defines it
 _EXPORTS = {
@@ -20,6 +20,7 @@ _EXPORTS = {
     "describe_generator": "ganzoo.networks",
     "metrics": "ganzoo.metrics",
     "callbacks": "ganzoo.callbacks",
+    "balance": "ganzoo.balance",
     "train": "ganzoo.train",
     "default_config": "ganzoo.config",
     "build_gan": "ganzoo.config",

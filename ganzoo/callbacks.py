@@ -119,12 +119,18 @@ class MetricsLog(keras.callbacks.Callback):
         plot_path: a PNG file for the plot (losses; discriminator outputs;
             other metrics such as `fd`), written at the end of training;
             None for no plot.
+        equilibrium: draw the D(x) = 0.5 equilibrium line next to `d_real`
+            and `d_fake`: `"auto"` (when the model's loss is a cross-entropy
+            one, so that they are probabilities), True or False.
     """
 
-    def __init__(self, path_csv, plot_path=None):
+    def __init__(self, path_csv, plot_path=None, equilibrium="auto"):
         super().__init__()
+        if equilibrium not in ("auto", True, False):
+            raise ValueError(f"Expected equilibrium to be 'auto', True or False. Received: equilibrium={equilibrium!r}")
         self.path_csv = os.fspath(path_csv)
         self.plot_path = None if plot_path is None else os.fspath(plot_path)
+        self.equilibrium = equilibrium
         self.rows = []
         self._start = None
 
@@ -152,8 +158,25 @@ class MetricsLog(keras.callbacks.Callback):
         writer.writerows(self.rows)
         write_atomic(self.path_csv, text.getvalue().encode("utf-8"))  # never a half-written CSV
 
+    def _draws_equilibrium(self):
+        from ganzoo.balance import PROBABILITY_LOSSES
+
+        if self.equilibrium == "auto":
+            return getattr(self.model, "loss_name", None) in PROBABILITY_LOSSES
+        return self.equilibrium
+
     def plot(self):
         """Writes the plot to `plot_path`: losses, D outputs, then other metrics."""
+        fig = self.figure()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=os.path.splitext(self.plot_path)[1][1:].lower() or "png", dpi=100)
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        write_atomic(self.plot_path, buffer.getvalue())
+
+    def figure(self):
+        """The plot as a matplotlib figure (the caller closes it)."""
         import matplotlib
 
         matplotlib.use("Agg", force=False)
@@ -173,15 +196,14 @@ class MetricsLog(keras.callbacks.Callback):
                 points = [(r["epoch"], r[key]) for r in self.rows if isinstance(r.get(key), (int, float, np.number))]
                 if points:
                     ax.plot(*zip(*points), marker="o" if len(points) <= 50 else None, markersize=3, label=key)
+            if title == "discriminator output" and self._draws_equilibrium():
+                ax.axhline(0.5, color="gray", linestyle="--", linewidth=1, label="equilibrium D(x) = 0.5")
             ax.set_title(title)
             ax.set_xlabel("epoch")
             ax.grid(alpha=0.3)
             ax.legend()
         fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format=os.path.splitext(self.plot_path)[1][1:].lower() or "png", dpi=100)
-        plt.close(fig)
-        write_atomic(self.plot_path, buffer.getvalue())
+        return fig
 
 
 class GeneratorEMA(keras.callbacks.Callback):

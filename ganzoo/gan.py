@@ -47,8 +47,13 @@ class GAN(keras.Model):
             (n_critic; 5 for WGAN-GP).
         gradient_penalty_weight: lambda of the WGAN-GP penalty (10 in the
             paper); 0 disables it.
-        label_smoothing: one-sided smoothing: the real target becomes
-            `1 - label_smoothing`, the fake target stays 0.
+        label_smoothing: the real target becomes `1 - label_smoothing`
+            (one-sided smoothing, the default recipe of Salimans et al.,
+            2016, with e.g. 0.1).
+        fake_label_smoothing: the fake target (0 by default). Setting both,
+            e.g. to 0.1, is two-sided smoothing; Salimans et al. advise
+            against it because a positive fake target rewards rating fakes
+            as partly real.
         num_classes: class count of a conditional GAN, or None. It must
             agree with the networks' label encoder where one can be read
             (`CategoryEncoding`, `Embedding`).
@@ -76,6 +81,7 @@ class GAN(keras.Model):
         discriminator_steps=1,
         gradient_penalty_weight=0.0,
         label_smoothing=0.0,
+        fake_label_smoothing=0.0,
         num_classes=None,
         seed=None,
         **kwargs,
@@ -112,12 +118,17 @@ class GAN(keras.Model):
                 "is per sample and batch norm mixes samples. Build it with normalization=None or 'layer'. "
                 f"Received: gradient_penalty_weight={gradient_penalty_weight}"
             )
-        if not isinstance(label_smoothing, (int, float)) or not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f"Expected label_smoothing in [0, 1). Received: label_smoothing={label_smoothing!r}")
-        if label_smoothing > 0 and not adversarial.smoothable:
+        for key, value in (("label_smoothing", label_smoothing), ("fake_label_smoothing", fake_label_smoothing)):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value < 1.0:
+                raise ValueError(f"Expected {key} in [0, 1). Received: {key}={value!r}")
+            if value > 0 and not adversarial.smoothable:
+                raise ValueError(
+                    f"Expected {key}=0 with loss={loss!r}, which has no target labels to smooth. Received: {key}={value}"
+                )
+        if label_smoothing + fake_label_smoothing >= 1.0:
             raise ValueError(
-                f"Expected label_smoothing=0 with loss={loss!r}, which has no target labels to smooth. "
-                f"Received: label_smoothing={label_smoothing}"
+                "Expected the fake target below the real one: label_smoothing + fake_label_smoothing < 1. "
+                f"Received: label_smoothing={label_smoothing}, fake_label_smoothing={fake_label_smoothing}"
             )
         if seed is not None and (not isinstance(seed, numbers.Integral) or isinstance(seed, bool)):
             raise TypeError(f"Expected seed to be None or an int. Received: seed={seed!r}")
@@ -130,6 +141,7 @@ class GAN(keras.Model):
         self.discriminator_steps = discriminator_steps
         self.gradient_penalty_weight = float(gradient_penalty_weight)
         self.label_smoothing = float(label_smoothing)
+        self.fake_label_smoothing = float(fake_label_smoothing)
         self.num_classes = num_classes
         self.seed = seed
         self.image_shape = spec["image_shape"]
@@ -221,6 +233,7 @@ class GAN(keras.Model):
             "discriminator_steps": self.discriminator_steps,
             "gradient_penalty_weight": self.gradient_penalty_weight,
             "label_smoothing": self.label_smoothing,
+            "fake_label_smoothing": self.fake_label_smoothing,
             "num_classes": self.num_classes,
             "seed": self.seed,
         }
@@ -286,7 +299,9 @@ class GAN(keras.Model):
         fake_images = ops.stop_gradient(self.generator(self._inputs(z, labels), training=True))
         real_logits = self.discriminator(self._inputs(real_images, labels), training=True)
         fake_logits = self.discriminator(self._inputs(fake_images, labels), training=True)
-        loss = self._adversarial.discriminator_loss(real_logits, fake_logits, 1.0 - self.label_smoothing)
+        loss = self._adversarial.discriminator_loss(
+            real_logits, fake_logits, 1.0 - self.label_smoothing, self.fake_label_smoothing
+        )
         loss = loss + networks.network_losses(self.discriminator)  # the user's regularizers, if any
         gp = ops.zeros((), "float32")
         if self.gradient_penalty_weight > 0:

@@ -2,8 +2,8 @@
 
 Every loss takes the discriminator's raw outputs (logits, or critic values
 for the Wasserstein loss), casts them to float32 and returns a float32
-scalar. A loss is a pair: `discriminator_loss(real, fake, real_target)` and
-`generator_loss(fake)`. `get_loss(name)` is the one resolver from a name to
+scalar. A loss is a pair: `discriminator_loss(real, fake, real_target,
+fake_target)` and `generator_loss(fake)`. `get_loss(name)` is the one resolver from a name to
 that pair.
 """
 
@@ -20,22 +20,27 @@ def _f32(x):
     return ops.cast(x, "float32")
 
 
-def non_saturating_d_loss(real, fake, real_target=1.0):
+def non_saturating_d_loss(real, fake, real_target=1.0, fake_target=0.0):
     """Binary cross-entropy discriminator loss on logits.
 
     Formula:
-        `L_D = mean(t * softplus(-r) + (1 - t) * softplus(r)) + mean(softplus(f))`
-        where `r`, `f` are logits on real and fake images and `t` is the
-        real target (1, or e.g. 0.9 for one-sided label smoothing; the fake
-        target stays 0).
+        `L_D = mean(t * softplus(-r) + (1 - t) * softplus(r))
+             + mean(s * softplus(-f) + (1 - s) * softplus(f))`
+        where `r`, `f` are logits on real and fake images, `t` the real
+        target (1, or e.g. 0.9 with label smoothing) and `s` the fake target
+        (0, or e.g. 0.1 with two-sided smoothing).
 
     Reference: Goodfellow et al., 2014, "Generative Adversarial Nets";
-    Salimans et al., 2016 (one-sided label smoothing).
+    Salimans et al., 2016, section 3.4 (they smooth only the real target:
+    a positive fake target rewards the discriminator for rating fakes as
+    partly real, which keeps bad samples where they are).
     """
     real, fake = _f32(real), _f32(fake)
     t = ops.cast(real_target, "float32")
+    s = ops.cast(fake_target, "float32")
     real_term = t * ops.softplus(-real) + (1.0 - t) * ops.softplus(real)
-    return ops.mean(real_term) + ops.mean(ops.softplus(fake))
+    fake_term = s * ops.softplus(-fake) + (1.0 - s) * ops.softplus(fake)
+    return ops.mean(real_term) + ops.mean(fake_term)
 
 
 def non_saturating_g_loss(fake):
@@ -63,19 +68,21 @@ def minimax_g_loss(fake):
     return -ops.mean(ops.softplus(_f32(fake)))
 
 
-def least_squares_d_loss(real, fake, real_target=1.0):
+def least_squares_d_loss(real, fake, real_target=1.0, fake_target=0.0):
     """Least-squares discriminator loss with targets a=0 (fake), b=1 (real).
 
     Formula:
         `L_D = 0.5 * mean((r - b)^2) + 0.5 * mean((f - a)^2)`, where `b`
-        is the real target (1, or lower with one-sided smoothing).
+        is the real target (1, or lower with smoothing) and `a` the fake
+        target (0, or higher with two-sided smoothing).
 
     Reference: Mao et al., 2017, "Least Squares Generative Adversarial
     Networks", eq. 2 with a=0, b=1, c=1.
     """
     real, fake = _f32(real), _f32(fake)
     b = ops.cast(real_target, "float32")
-    return 0.5 * ops.mean(ops.square(real - b)) + 0.5 * ops.mean(ops.square(fake))
+    a = ops.cast(fake_target, "float32")
+    return 0.5 * ops.mean(ops.square(real - b)) + 0.5 * ops.mean(ops.square(fake - a))
 
 
 def least_squares_g_loss(fake):
@@ -89,17 +96,17 @@ def least_squares_g_loss(fake):
     return 0.5 * ops.mean(ops.square(_f32(fake) - 1.0))
 
 
-def wasserstein_d_loss(real, fake, real_target=1.0):
+def wasserstein_d_loss(real, fake, real_target=1.0, fake_target=0.0):
     """Wasserstein critic loss (the penalty is added separately).
 
     Formula:
-        `L_D = mean(f) - mean(r)`. `real_target` is accepted for a uniform
+        `L_D = mean(f) - mean(r)`. The targets are accepted for a uniform
         signature and ignored (label smoothing is refused for this loss).
 
     Reference: Arjovsky et al., 2017, "Wasserstein GAN"; Gulrajani et al.,
     2017, "Improved Training of Wasserstein GANs", algorithm 1.
     """
-    del real_target
+    del real_target, fake_target
     return ops.mean(_f32(fake)) - ops.mean(_f32(real))
 
 
@@ -114,16 +121,16 @@ def wasserstein_g_loss(fake):
     return -ops.mean(_f32(fake))
 
 
-def hinge_d_loss(real, fake, real_target=1.0):
+def hinge_d_loss(real, fake, real_target=1.0, fake_target=0.0):
     """Hinge discriminator loss.
 
     Formula:
-        `L_D = mean(relu(1 - r)) + mean(relu(1 + f))`. `real_target` is
+        `L_D = mean(relu(1 - r)) + mean(relu(1 + f))`. The targets are
         ignored (label smoothing is refused for this loss).
 
     Reference: Lim & Ye, 2017, "Geometric GAN"; Miyato et al., 2018.
     """
-    del real_target
+    del real_target, fake_target
     return ops.mean(ops.relu(1.0 - _f32(real))) + ops.mean(ops.relu(1.0 + _f32(fake)))
 
 

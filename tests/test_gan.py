@@ -292,6 +292,24 @@ def test_label_smoothing_reaches_the_discriminator_loss(loss, formula):
     np.testing.assert_allclose(logs["d_loss"][0], formula(b), rtol=1e-6)
 
 
+@pytest.mark.parametrize("loss, formula", [
+    ("non_saturating", lambda b: 0.9 * np.logaddexp(0, -b) + 0.1 * np.logaddexp(0, b)
+     + 0.1 * np.logaddexp(0, -b) + 0.9 * np.logaddexp(0, b)),
+    ("least_squares", lambda b: 0.5 * (b - 0.9) ** 2 + 0.5 * (b - 0.1) ** 2),
+])
+def test_two_sided_label_smoothing_reaches_the_discriminator_loss(loss, formula):
+    """As above with fake_label_smoothing=0.1 too: the fake target is 0.1."""
+    b = 0.7
+    critic = linear_critic(np.zeros(int(np.prod(IMAGE_SHAPE))), bias=b)
+    keras.utils.set_random_seed(0)
+    gan = GAN(tiny_generator(), critic, latent_dim=LATENT_DIM, loss=loss, label_smoothing=0.1,
+              fake_label_smoothing=0.1, seed=0)
+    gan.compile(keras.optimizers.SGD(0.0), adam())
+    logs = run_steps(gan, 1)
+    np.testing.assert_allclose(logs["d_loss"][0], formula(b), rtol=1e-6)
+    assert GAN.from_config(gan.get_config()).fake_label_smoothing == 0.1
+
+
 # -- 5 (GAN side). conditioning reaches both networks ----------------------------
 
 
@@ -471,6 +489,13 @@ def test_label_smoothing_with_a_loss_without_targets(loss):
 def test_label_smoothing_out_of_range(smoothing):
     with pytest.raises(ValueError, match="label_smoothing"):
         tiny_gan("dcgan", label_smoothing=smoothing)
+    with pytest.raises(ValueError, match="fake_label_smoothing"):
+        tiny_gan("dcgan", fake_label_smoothing=smoothing)
+
+
+def test_smoothed_targets_must_stay_ordered():
+    with pytest.raises(ValueError, match="fake target below the real one"):
+        tiny_gan("dcgan", label_smoothing=0.5, fake_label_smoothing=0.5)
 
 
 def test_gradient_penalty_with_a_batch_norm_critic():

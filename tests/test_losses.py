@@ -207,3 +207,23 @@ def test_input_gradients_and_penalty_match_finite_differences():
     assert np.all(norms > 0.1)
     gp = losses.gradient_penalty_from_gradients(grads)
     np.testing.assert_allclose(float(gp), _gp_reference(reference), rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["non_saturating", "minimax", "least_squares"])
+def test_two_sided_label_smoothing_matches_formula(name):
+    """Real target 0.9 and fake target 0.1: cross-entropy (or squared error) against both targets."""
+    loss = losses.get_loss(name)
+    d = loss.discriminator_loss(REAL.astype("float32"), FAKE.astype("float32"), 0.9, 0.1)
+    if name == "least_squares":
+        expected = 0.5 * np.mean((REAL - 0.9) ** 2) + 0.5 * np.mean((FAKE - 0.1) ** 2)
+    else:
+        expected = np.mean(_bce(REAL, 0.9)) + np.mean(_bce(FAKE, 0.1))
+    np.testing.assert_allclose(float(d), expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["wasserstein", "hinge"])
+def test_targets_do_not_change_the_losses_without_labels(name):
+    loss = losses.get_loss(name)
+    plain = loss.discriminator_loss(REAL.astype("float32"), FAKE.astype("float32"))
+    targeted = loss.discriminator_loss(REAL.astype("float32"), FAKE.astype("float32"), 0.9, 0.1)
+    assert float(plain) == float(targeted)
