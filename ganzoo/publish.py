@@ -130,15 +130,7 @@ def publish(run_dir, name, hub_dir, *, description=None, overwrite=False):
     if description is not None:
         config["description"] = description
     trained = load_generator_file(run_dir / "generator.keras")
-
-    import keras
-
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")
-    try:
-        generator = build_network(config["generator"])
-    finally:
-        keras.config.set_dtype_policy(previous)
+    generator = build_network(config["generator"], dtype="float32", source=f"generator in {run_dir / 'config.json'}")
     ours = [(layer.name, type(layer).__name__) for layer in generator.layers]
     theirs = [(layer.name, type(layer).__name__) for layer in trained.layers]
     if ours != theirs:

@@ -15,19 +15,15 @@ from ganzoo import config as config_module
 from ganzoo import data
 from ganzoo import precision as precision_module
 from ganzoo import run_folder
+from ganzoo.balance import BalanceMonitor
 from ganzoo.hub import sha256_file, write_atomic
 
 PRECISIONS = precision_module.PRECISIONS
 
 
-def _float32_copy(spec, network):
-    """Rebuilds `network` from its spec under float32 and copies its weights."""
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
-    try:
-        copy = config_module.build_network(spec)
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
+def _float32_copy(entry, network):
+    """Builds `network`'s preset entry in float32 (the global policy untouched) and copies its weights."""
+    copy = config_module.build_network(entry, dtype="float32")
     copy.set_weights(network.get_weights())
     return copy
 
@@ -225,7 +221,7 @@ def _run(config, out_dir, settings, *, verbose, callbacks, resume):
             discriminator_steps=config["gan"]["discriminator_steps"],
         )
         guard = callbacks_module.NaNGuard()
-        defaults = [guard]
+        defaults = [guard, BalanceMonitor()]
         ema = None
         if recipe["ema_decay"] is not None:
             ema = callbacks_module.GeneratorEMA(recipe["ema_decay"])

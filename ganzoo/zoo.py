@@ -28,7 +28,6 @@ from ganzoo import hub as hub_lib
 from ganzoo.config import refuse_code, validate_config
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-# Layers whose config carries Python code; never loaded, whatever Keras' safe-mode setting.
 
 
 def _check_name(name):
@@ -261,17 +260,35 @@ def load_generator(name_or_path, hub=None):
         return load_generator_file(name_or_path)
     _check_name(name_or_path)
     config = load_config(name_or_path, hub)
-    generator = load_generator_file(weights_path(name_or_path, hub, config))
-    from ganzoo.models import describe_generator
+    from ganzoo.config import build_network
 
-    spec = describe_generator(generator)
-    for key in ("latent_dim", "num_classes"):
-        if spec[key] != config["gan"][key]:
-            raise ValueError(
-                f"Expected the generator of preset {name_or_path!r} to have gan.{key}={config['gan'][key]!r}. "
-                f"Received: a generator with {key}={spec[key]!r}"
-            )
+    generator = build_network(config["generator"], dtype="float32", source=f"generator of preset {name_or_path!r}")
+    load_weights(generator, weights_path(name_or_path, hub, config))
     return generator
+
+
+def load_weights(network, path):
+    """Loads only the weights of a `.keras` archive (or `.weights.h5` file) into `network`.
+
+    Nothing of the file's model config is read, so a planted Lambda in it
+    never runs; the weights must fit `network` exactly.
+
+    Raises:
+        ValueError: not a Keras archive, or weights that do not fit.
+    """
+    path = os.fspath(path)
+    if path.endswith(".keras") and not zipfile.is_zipfile(path):
+        raise ValueError(f"Expected a Keras v3 `.keras` archive. Received: {path}, which is not a zip archive")
+    import warnings
+
+    try:
+        # Keras only warns when part of the file has no match ("layers will retain their freshly-initialized
+        # weights"); a preset with half its weights random must be an error.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            network.load_weights(path)
+    except (ValueError, KeyError, OSError, UserWarning) as error:
+        raise ValueError(f"Expected {path} to hold the weights of {network.name!r}. Received: {error}"[:800]) from None
 
 
 def gan_from_preset(name, hub=None, **compile_kwargs):
@@ -279,72 +296,22 @@ def gan_from_preset(name, hub=None, **compile_kwargs):
     from ganzoo.config import build_gan
 
     config = load_config(name, hub)
-    gan = build_gan(config, compile=True, **compile_kwargs)  # first: it refuses a spec that would run code
-    generator = load_generator(name, hub)
-    gan.generator.set_weights(generator.get_weights())
+    gan = build_gan(config, compile=True, **compile_kwargs)  # first: bad arguments fail before a download
+    load_weights(gan.generator, weights_path(name, hub, config))
     return gan
 
 
 # -- facts for `ganzoo list` / `info`, read from the config without Keras --------
 
-_NO_PARAMETERS = {
-    "InputLayer", "ReLU", "LeakyReLU", "Activation", "Reshape", "Flatten", "Concatenate", "Add", "Multiply",
-    "Dropout", "UpSampling2D", "ZeroPadding2D", "Cropping2D", "OneHot", "LabelMap", "Identity", "CategoryEncoding",
-    "GlobalAveragePooling2D", "AveragePooling2D", "MaxPooling2D",
-}
 
-
-def _layer_parameters(layer):
-    kind, config = layer.get("class_name"), layer.get("config", {})
-    if kind in _NO_PARAMETERS:
-        return 0
-    shape = (layer.get("build_config") or {}).get("input_shape")
-    if not shape or not isinstance(shape[-1], int):
-        return None
-    channels = shape[-1]
-    bias = config.get("use_bias", True)
-    if kind == "Dense":
-        return channels * config["units"] + (config["units"] if bias else 0)
-    if kind in ("Conv2D", "Conv2DTranspose"):
-        height, width = config["kernel_size"]
-        groups = config.get("groups", 1) or 1
-        return height * width * channels // groups * config["filters"] + (config["filters"] if bias else 0)
-    if kind == "BatchNormalization":  # gamma, beta, moving mean and variance
-        return channels * (2 + int(config.get("scale", True)) + int(config.get("center", True)))
-    if kind == "LayerNormalization":
-        axes = config.get("axis", -1)
-        axes = axes if isinstance(axes, list) else [axes]
-        size = 1
-        for axis in axes:
-            size *= shape[axis]
-        return size * (int(config.get("scale", True)) + int(config.get("center", True)))
-    if kind == "Embedding":
-        return config["input_dim"] * config["output_dim"]
-    return None
-
-
-def count_parameters(spec):
-    """Counts the weights (trainable and not) of a serialized functional model, without Keras.
-
-    Uses each layer's recorded `build_config.input_shape`. Returns None when
-    a layer is of a kind it does not know.
-    """
-    total = 0
-    for layer in spec.get("config", {}).get("layers", []):
-        count = _layer_parameters(layer)
-        if count is None:
-            return None
-        total += count
-    return total
+def count_parameters(entry):
+    """The weight count (trainable and not) a preset records for a network entry, or None."""
+    return entry.get("parameters")
 
 
 def image_shape(config):
-    """Returns the image shape `(H, W, C)` of a preset, read off its discriminator's image input."""
-    for layer in config["discriminator"]["config"]["layers"]:
-        shape = layer.get("config", {}).get("batch_shape")
-        if layer.get("class_name") == "InputLayer" and shape and len(shape) == 4:
-            return tuple(shape[1:])
-    return None
+    """Returns the image shape `(H, W, C)` of a preset, from its generator's arguments."""
+    return tuple(config["generator"]["args"]["image_shape"])
 
 
 def write_quality(name, quality):

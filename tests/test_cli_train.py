@@ -139,3 +139,41 @@ def test_resolve_config_applies_overrides_to_a_preset_file(tmp_path):
     name, config = resolve_config(args)
     assert name == "dcgan" and config["recipe"]["dataset"] == "digits"
     assert keras.config.dtype_policy().name == "float32"
+
+
+def test_conditional_lsgan_with_two_sided_smoothing_trains_from_the_cli(tmp_path):
+    out = tmp_path / "lsgan"
+    argv = ["train", "lsgan", "--conditional", "--label-smoothing", "0.1", "--fake-label-smoothing", "0.1",
+            "--epochs", "1", *TINY, "--out", str(out), "--no-export"]
+    assert main(argv) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["gan"]["num_classes"] == 10 and config["gan"]["loss"] == "least_squares"
+    assert (config["gan"]["label_smoothing"], config["gan"]["fake_label_smoothing"]) == (0.1, 0.1)
+    assert "--conditional" in config["training"]["command"] and "--fake-label-smoothing 0.1" in config["training"]["command"]
+    generator = keras.saving.load_model(out / "generator.keras")
+    assert [tensor.name for tensor in generator.inputs] == ["z", "label"]
+
+
+def test_conditional_resnet_sngan_trains_from_the_cli(tmp_path):
+    out = tmp_path / "sngan"
+    assert main(["train", "sngan", "--architecture", "resnet", "--conditional", "--epochs", "1", *TINY,
+                 "--out", str(out), "--no-export"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["generator"]["builder"] == "resnet_generator" and config["gan"]["loss"] == "hinge"
+    assert config["discriminator"]["args"]["spectral_norm"] is True and config["gan"]["num_classes"] == 10
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["wgan_gp", "--label-smoothing", "0.1"], "--label-smoothing only with a loss that has targets"),
+        (["dcgan", "--label-smoothing", "0.7"], r"--label-smoothing in \[0, 0.5\)"),
+        (["dcgan", "--fake-label-smoothing", "nan"], "--fake-label-smoothing in"),
+        (["dcgan_digits", "--conditional"], "--conditional only with a variant"),
+        (["dcgan_digits", "--architecture", "resnet"], "--architecture only with a variant"),
+    ],
+)
+def test_new_training_options_have_clear_errors(argv, message, capsys, tmp_path):
+    assert main(["train", *argv, "--verbose", "0", "--out", str(tmp_path / "run")]) == 2
+    assert __import__("re").search(message, capsys.readouterr().err)
+    assert not (tmp_path / "run").exists()

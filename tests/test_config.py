@@ -11,7 +11,8 @@ import pytest  # noqa: E402
 
 from ganzoo import config as cfg  # noqa: E402
 from ganzoo import losses  # noqa: E402
-from ganzoo.config import VARIANTS, build_gan, default_config, materialize_dtypes, validate_config  # noqa: E402
+from ganzoo.config import VARIANTS, build_gan, build_network, default_config, validate_config  # noqa: E402
+from ganzoo.models import registry  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +29,13 @@ def _serialized(model):
 
 def test_loss_names_match_the_loss_registry():
     assert set(cfg.LOSS_NAMES) == set(losses.LOSSES)
+
+
+def test_builder_names_match_the_network_registry():
+    from ganzoo import preset_schema
+
+    assert set(preset_schema.GENERATOR_BUILDERS + preset_schema.DISCRIMINATOR_BUILDERS) == set(registry.BUILDERS)
+    assert set(preset_schema.GENERATOR_BUILDERS) == set(registry.GENERATOR_BUILDERS)
 
 
 def test_valid_config_passes_and_is_pure_json(configs):
@@ -87,8 +95,20 @@ def test_wrong_types_are_errors_naming_the_key_path(configs, path, value):
     [
         (("variant",), "biggan", "variant"),
         (("gan", "loss"), "wgan", "gan.loss"),
-        (("gan", "num_classes"), 10, "gan.num_classes"),  # dcgan is unconditional
+        (("gan", "num_classes"), 10, "generator.args.num_classes"),  # the networks are unconditional
         (("gan", "label_smoothing"), 1.0, "gan.label_smoothing"),
+        (("gan", "fake_label_smoothing"), -0.1, "gan.fake_label_smoothing"),
+        (("generator", "builder"), "biggan_generator", "generator.builder"),
+        (("generator", "builder"), "dcgan_discriminator", "generator.builder"),
+        (("generator", "args", "latent_dim"), 9, "generator.args.latent_dim"),
+        (("generator", "args", "dtype"), "float16", "generator.args.dtype"),
+        (("generator", "args", "filters"), {"class_name": "Lambda"}, "generator.args.filters"),
+        (("discriminator", "args", "image_shape"), [16, 16], "discriminator.args.image_shape"),
+        (("discriminator", "args", "image_shape"), [32, 32, 1], "discriminator.args.image_shape"),
+        (("discriminator", "parameters"), 0, "discriminator.parameters"),
+        (("recipe", "image_size"), 32, "recipe.image_size"),
+        (("recipe", "d_optimizer", "class_name"), "MyOptimizer", r"recipe\.d_optimizer\.class_name"),
+        (("recipe", "d_optimizer", "module"), "os", r"recipe\.d_optimizer"),
         (("recipe", "batch_size"), 0, "recipe.batch_size"),
         (("recipe", "ema_decay"), 1.0, "recipe.ema_decay"),
         (("recipe", "d_optimizer", "config", "learning_rate"), -1e-4, r"recipe\.d_optimizer\.config\.learning_rate"),
@@ -103,6 +123,34 @@ def test_out_of_range_values_are_errors(configs, path, value, message):
         target = target[key]
     target[path[-1]] = value
     with pytest.raises(ValueError, match=message):
+        validate_config(config)
+
+
+def test_two_sided_smoothing_keeps_the_targets_ordered(configs):
+    config = copy.deepcopy(configs["dcgan"])
+    config["gan"]["label_smoothing"], config["gan"]["fake_label_smoothing"] = 0.1, 0.1
+    validate_config(config)
+    config["gan"]["fake_label_smoothing"] = 0.9
+    with pytest.raises(ValueError, match="gan.fake_label_smoothing"):
+        validate_config(config)
+
+
+def test_a_serialized_graph_preset_gets_a_clear_error(configs):
+    """ganzoo 0.1 presets stored Keras graphs; they are refused with what to do, not half-read."""
+    config = copy.deepcopy(configs["dcgan"])
+    config["generator"] = {"module": "keras", "class_name": "Functional", "config": {"layers": []}}
+    with pytest.raises(ValueError, match="serialized Keras graph.*re-publish"):
+        validate_config(config, source="old.json")
+
+
+def test_a_planted_optimizer_module_is_refused_before_keras_sees_it(configs):
+    config = copy.deepcopy(configs["dcgan"])
+    config["recipe"]["d_optimizer"]["config"]["learning_rate"] = {
+        "module": "builtins", "class_name": "ExponentialDecay", "config": {}}
+    with pytest.raises(ValueError, match="builtins"):
+        validate_config(config)
+    config["recipe"]["d_optimizer"]["config"]["learning_rate"] = {"class_name": "Lambda", "config": {}}
+    with pytest.raises(ValueError, match="Lambda"):
         validate_config(config)
 
 
@@ -148,8 +196,8 @@ def _adam(spec):
     return c["learning_rate"], c["beta_1"], c["beta_2"]
 
 
-def _layer_classes(spec):
-    return [layer["class_name"] for layer in spec["config"]["layers"]]
+def _layer_classes(entry):
+    return [type(layer).__name__ for layer in build_network(entry).layers]
 
 
 @pytest.mark.parametrize("variant", ["dcgan", "lsgan", "cgan"])
@@ -176,17 +224,53 @@ def test_wgan_gp_hyperparameters(configs):
     assert "BatchNormalization" not in classes and "LayerNormalization" not in classes
 
 
+def test_sngan_hyperparameters(configs):
+    config = configs["sngan"]
+    assert config["gan"]["loss"] == "hinge" and config["gan"]["discriminator_steps"] == 1
+    for key in ("d_optimizer", "g_optimizer"):
+        assert _adam(config["recipe"][key]) == (2e-4, 0.5, 0.999)
+    classes = _layer_classes(config["discriminator"])
+    assert classes.count("SpectralNorm") == 3 and "BatchNormalization" not in classes  # 2 convs and the logit
+    assert _layer_classes(config["generator"]) == _layer_classes(configs["dcgan"]["generator"])
+
+
 def test_generators_are_bn_relu_with_tanh_output(configs):
     for config in configs.values():
-        layers = config["generator"]["config"]["layers"]
-        classes = [layer["class_name"] for layer in layers]
+        generator = build_network(config["generator"])
+        classes = [type(layer).__name__ for layer in generator.layers]
         assert "BatchNormalization" in classes and "ReLU" in classes
-        assert layers[-1]["config"]["activation"] == "tanh"
+        assert generator.layers[-1].get_config()["activation"] == "tanh"
 
 
 def test_cgan_takes_num_classes_from_the_dataset(configs):
     assert configs["cgan"]["gan"]["num_classes"] == 10
-    assert all(configs[v]["gan"]["num_classes"] is None for v in ("dcgan", "lsgan", "wgan_gp"))
+    assert all(configs[v]["gan"]["num_classes"] is None for v in ("dcgan", "lsgan", "wgan_gp", "sngan"))
+
+
+@pytest.mark.parametrize("variant", ["lsgan", "wgan_gp", "sngan"])
+def test_any_variant_can_be_conditional(variant):
+    config = default_config(variant, latent_dim=8, filters=8, conditional=True)
+    assert config["gan"]["num_classes"] == 10 and config["gan"]["loss"] == configs_loss(variant)
+    gan = build_gan(config, compile=False)
+    assert [i.name for i in gan.generator.inputs] == ["z", "label"]
+    assert len(gan.discriminator.inputs) == 2
+    with pytest.raises(ValueError, match="conditional"):
+        default_config("cgan", conditional=False)
+
+
+def configs_loss(variant):
+    return {"lsgan": "least_squares", "wgan_gp": "wasserstein", "sngan": "hinge"}[variant]
+
+
+@pytest.mark.parametrize("variant", ["dcgan", "wgan_gp", "sngan"])
+def test_resnet_architecture_builds_the_papers_blocks(variant):
+    config = default_config(variant, latent_dim=8, filters=8, architecture="resnet")
+    assert config["generator"]["builder"] == "resnet_generator"
+    d_classes = _layer_classes(config["discriminator"])
+    assert "Add" in d_classes and "AveragePooling2D" in d_classes
+    assert ("SpectralNorm" in d_classes) == (variant == "sngan")
+    assert ("BatchNormalization" in d_classes) == (variant == "dcgan")
+    build_gan(config, compile=False)
 
 
 def test_default_sizes_and_overrides():
@@ -198,7 +282,7 @@ def test_default_sizes_and_overrides():
     assert config["recipe"]["image_size"] == 32 and config["recipe"]["epochs"] == 3
     assert config["recipe"]["batch_size"] == 16 and config["recipe"]["seed"] == 7
     assert config["gan"]["latent_dim"] == 5
-    assert config["discriminator"]["config"]["layers"][0]["config"]["batch_shape"] == [None, 32, 32, 1]
+    assert config["discriminator"]["args"]["image_shape"] == [32, 32, 1]
     with pytest.raises(ValueError, match="variant"):
         default_config("biggan")
 
@@ -214,9 +298,12 @@ def test_default_config_is_deterministic():
 def test_default_configs_build_and_round_trip(configs, variant):
     config = configs[variant]
     gan = build_gan(config)
-    # The built networks serialize back to the config's specs (null dtypes = the float32 policy).
-    assert _serialized(gan.generator) == materialize_dtypes(config["generator"], "float32")
-    assert _serialized(gan.discriminator) == materialize_dtypes(config["discriminator"], "float32")
+    # The built networks are exactly what their builders give for the stored arguments.
+    for key, network in (("generator", gan.generator), ("discriminator", gan.discriminator)):
+        entry = config[key]
+        args = {**entry["args"], "image_shape": tuple(entry["args"]["image_shape"])}
+        assert _serialized(network) == _serialized(registry.BUILDERS[entry["builder"]](**args))
+        assert network.count_params() == entry["parameters"]
     for key, value in config["gan"].items():
         assert getattr(gan, "loss_name" if key == "loss" else key) == value
     assert float(gan.d_optimizer.learning_rate) == pytest.approx(config["recipe"]["d_optimizer"]["config"]["learning_rate"])
@@ -236,6 +323,28 @@ def test_specs_follow_the_global_policy_except_pinned_float32_outputs(configs):
     d = {layer.name: layer.dtype_policy.name for layer in gan.discriminator.layers}
     assert g["to_image"] == g["image"] == d["logit"] == "float32"
     assert g["project"] == g["up0"] == d["down0"] == d["down1_bn"] == "mixed_float16"
+
+
+def test_dtype_argument_builds_float32_without_touching_the_global_policy(configs):
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        for variant in ("cgan", "sngan"):
+            gan = build_gan(configs[variant], compile=False, dtype="float32")
+            for network in (gan.generator, gan.discriminator):
+                assert {layer.compute_dtype for layer in network.layers if layer.weights} == {"float32"}
+        assert keras.config.dtype_policy().name == "mixed_bfloat16"
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def test_recorded_parameter_count_must_match(configs):
+    entry = copy.deepcopy(configs["dcgan"]["generator"])
+    entry["parameters"] += 1
+    with pytest.raises(ValueError, match="parameters"):
+        build_network(entry, source="generator")
+    with pytest.raises(ValueError, match="unexpected keyword argument 'bogus'"):
+        build_network({**entry, "parameters": None, "args": {**entry["args"], "bogus": 1}})
 
 
 def test_build_optimizers_returns_fresh_instances(configs):

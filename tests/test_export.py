@@ -245,6 +245,32 @@ def test_mixed_float16_generator_exports_as_float32(tmp_path):
     np.testing.assert_allclose(run_onnx(result.path, feeds), mixed, atol=1e-2)
 
 
+def test_spectral_norm_in_a_generator_is_folded_into_its_kernel(tmp_path):
+    """A user's generator with SpectralNorm layers exports as plain layers holding W / sigma: no power iteration
+    in the file, the same images as Keras at inference."""
+    from ganzoo.models import SpectralNorm
+
+    z = keras.Input((8,), name="z")
+    x = SpectralNorm(layers.Dense(4 * 4 * 8), name="project")(z)
+    x = layers.Reshape((4, 4, 8))(layers.LeakyReLU(0.2)(x))
+    x = layers.UpSampling2D(2)(x)
+    x = SpectralNorm(layers.Conv2D(1, 3, padding="same", activation="tanh"), name="to_image")(x)
+    generator = realistic_weights(keras.Model(z, x))
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # advance the power iteration so that sigma is not the initial estimate
+        generator(rng.standard_normal((4, 8)).astype("float32"), training=True)
+    result = export.to_onnx(generator, tmp_path / "sn.onnx")
+    model = onnx.load(result.path)
+    assert not {"ReduceSum", "Sqrt", "Div"} & {node.op_type for node in model.graph.node}
+    assert max(result.differences.values()) <= FLOAT32_ATOL
+    project = generator.get_layer("project")
+    kernel, sigma, _ = project.normalized_kernel()
+    singular = np.linalg.svd(keras.ops.convert_to_numpy(project.layer.kernel), compute_uv=False)[0]
+    np.testing.assert_allclose(float(sigma), singular, rtol=1e-3)
+    folded = {numpy_helper.to_array(init).shape: numpy_helper.to_array(init) for init in model.graph.initializer}
+    np.testing.assert_allclose(folded[(8, 128)], keras.ops.convert_to_numpy(kernel), rtol=1e-6, atol=1e-7)
+
+
 # ----------------------------------------------------------- verification
 
 

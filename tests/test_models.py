@@ -173,3 +173,76 @@ def test_conditioning_layer_config_round_trip(layer):
 def test_builders_reject_bad_arguments(build, match):
     with pytest.raises(ValueError, match=match):
         build()
+
+
+# -- the ResNet family -------------------------------------------------------------
+
+
+def _resnet_generator_parameters(latent_dim, f, image_shape, num_classes=None):
+    from ganzoo.models import upsampling_plan
+
+    h0, w0, stages = upsampling_plan(image_shape)
+    inputs = latent_dim + (num_classes or 0)
+    block = (f * f + f) + 4 * f + (9 * f * f + f) + 4 * f + (9 * f * f + f)  # skip 1x1, bn, conv, bn, conv
+    return inputs * h0 * w0 * f + h0 * w0 * f + stages * block + 4 * f + 9 * f * image_shape[-1] + image_shape[-1]
+
+
+def _resnet_discriminator_parameters(f, image_shape, num_classes=None):
+    from ganzoo.models import upsampling_plan
+
+    _, _, stages = upsampling_plan(image_shape)
+    c = image_shape[-1] + (num_classes or 0)
+    first = (9 * c * f + f) + (9 * f * f + f) + (c * f + f)
+    down = 2 * (9 * f * f + f) + (f * f + f)
+    last = 2 * (9 * f * f + f)  # same width, no resampling: identity shortcut
+    return first + (stages - 1) * down + last + f + 1
+
+
+@pytest.mark.parametrize("image_shape", [(16, 16, 1), (28, 28, 1), (32, 32, 3), (64, 64, 3)])
+@pytest.mark.parametrize("num_classes", [None, 5])
+def test_resnet_networks_have_the_papers_shapes(image_shape, num_classes):
+    from ganzoo.models import resnet_discriminator, resnet_generator
+
+    generator = resnet_generator(image_shape, 16, num_classes=num_classes, filters=8)
+    discriminator = resnet_discriminator(image_shape, num_classes=num_classes, filters=8)
+    assert generator.count_params() == _resnet_generator_parameters(16, 8, image_shape, num_classes)
+    assert discriminator.count_params() == _resnet_discriminator_parameters(8, image_shape, num_classes)
+    assert describe_generator(generator) == {"latent_dim": 16, "num_classes": num_classes, "image_shape": image_shape}
+    z = np.random.default_rng(0).standard_normal((3, 16)).astype("float32")
+    inputs = z if num_classes is None else [z, np.array([0, 1, 4], "int32")]
+    images = keras.ops.convert_to_numpy(generator(inputs))
+    assert images.shape == (3, *image_shape) and np.abs(images).max() <= 1.0
+    d_inputs = images if num_classes is None else [images, np.array([0, 1, 4], "int32")]
+    assert tuple(discriminator(d_inputs).shape) == (3, 1)
+
+
+def test_resnet_residual_connection_is_an_identity_plus_branch():
+    """With the branch's last convolution zeroed, a block's output is its shortcut alone."""
+    from ganzoo.models import resnet_discriminator
+
+    discriminator = resnet_discriminator((16, 16, 1), filters=4)
+    last = discriminator.get_layer("block2_conv2")
+    last.set_weights([np.zeros_like(w) for w in last.get_weights()])
+    probe = keras.Model(discriminator.inputs, [discriminator.get_layer("block1_add").output,
+                                               discriminator.get_layer("block2_add").output])
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 16, 16, 1)).astype("float32")
+    before, after = (keras.ops.convert_to_numpy(t) for t in probe(x))
+    np.testing.assert_allclose(after, before, rtol=1e-6, atol=1e-6)
+
+
+def test_resnet_outputs_stay_float32_under_mixed_precision():
+    from ganzoo.models import resnet_discriminator, resnet_generator
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        generator = resnet_generator((16, 16, 1), 8, filters=8)
+        discriminator = resnet_discriminator((16, 16, 1), filters=8, spectral_norm=True)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    assert generator.get_layer("block0_conv1").compute_dtype == "bfloat16"
+    assert generator.get_layer("image").compute_dtype == "float32"
+    assert discriminator.get_layer("logit").compute_dtype == "float32"
+    images = generator(np.zeros((2, 8), "float32"))
+    assert keras.backend.standardize_dtype(images.dtype) == "float32"
+    assert keras.backend.standardize_dtype(discriminator(images).dtype) == "float32"

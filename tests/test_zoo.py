@@ -22,9 +22,10 @@ from ganzoo import hub as hub_lib
 from ganzoo import zoo
 from ganzoo.publish import publish
 from ganzoo.cli import main
-from ganzoo.config import VARIANTS, build_gan, build_network, materialize_dtypes, network_spec
+from ganzoo.config import VARIANTS, build_gan, build_network
+from ganzoo.models import registry
 from ganzoo.gan import GAN
-from ganzoo.models import dcgan_discriminator, dcgan_generator, describe_generator
+from ganzoo.models import describe_generator
 from ganzoo.sampling import generate_images
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,7 +52,8 @@ def pin(name):
 
 
 def test_the_zoo_has_every_variant_on_both_datasets():
-    assert set(PRESETS) >= {f"{variant}_{dataset}" for variant in VARIANTS for dataset in ("digits", "fashion_mnist")}
+    assert set(PRESETS) >= {f"{variant}_{dataset}" for variant in VARIANTS if variant != "sngan"
+                            for dataset in ("digits", "fashion_mnist")}
     assert zoo.list_presets() == PRESETS
     assert ganzoo.list_presets() == PRESETS
     assert hub_lib.shipped_dir().resolve() == ZOO.resolve()
@@ -92,8 +94,12 @@ def test_preset_builds_and_round_trips(name):
     clone = GAN.from_config(json.loads(json.dumps(gan.get_config())))
     assert json.dumps(clone.get_config(), sort_keys=True) == json.dumps(gan.get_config(), sort_keys=True)
     for key, network in (("generator", gan.generator), ("discriminator", gan.discriminator)):
-        # The spec is exactly what serializing the built network gives back.
-        assert network_spec(lambda: build_network(config[key])) == config[key]
+        # Data only: a builder name and JSON arguments, which rebuild exactly the builder's network.
+        assert set(config[key]) == {"builder", "args", "parameters"}
+        assert "class_name" not in json.dumps(config[key])
+        args = {**config[key]["args"], "image_shape": tuple(config[key]["args"]["image_shape"])}
+        serialize = keras.saving.serialize_keras_object
+        assert serialize(network) == serialize(registry.BUILDERS[config[key]["builder"]](**args))
         assert zoo.count_parameters(config[key]) == network.count_params()
     assert zoo.image_shape(config) == gan.image_shape
     assert gan.image_shape == (config["recipe"]["image_size"],) * 2 + (gan.image_shape[-1],)
@@ -109,9 +115,12 @@ def test_shipped_weights_load_and_generate(name):
         "num_classes": config["gan"]["num_classes"],
         "image_shape": zoo.image_shape(config),
     }
-    # The file holds exactly the preset's generator, in float32.
-    saved = json.loads(json.dumps(keras.saving.serialize_keras_object(generator)))
-    assert saved == materialize_dtypes(config["generator"], "float32")
+    # Built from the preset's arguments in float32; the weights are the file's, layer for layer.
+    assert {layer.compute_dtype for layer in generator.layers if layer.weights} == {"float32"}
+    own = zoo.load_generator_file(ZOO / config["weights"]["file"])
+    assert [(type(a).__name__, a.name) for a in own.layers] == [(type(b).__name__, b.name) for b in generator.layers]
+    for ours, theirs in zip(generator.get_weights(), own.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
 
     facts = pin(name)
     pinned = json.loads(PINS_FILE.read_text())
@@ -168,10 +177,10 @@ def test_configs_are_strict(tmp_path, edit, key):
         zoo.load_config("edited", hub=hub)
 
 
-def save_lambda_model(path):
-    z = keras.Input((4,), name="z")
-    image = keras.layers.Reshape((2, 2, 1))(keras.layers.Lambda(lambda x: x * 2.0, name="doubling")(z))
-    keras.Model(z, image).save(path)
+def save_lambda_model(path, latent_dim=4, shape=(2, 2, 1)):
+    z = keras.Input((latent_dim,), name="z")
+    x = keras.layers.Lambda(lambda x: x * 2.0, name="doubling")(keras.layers.Dense(int(np.prod(shape)))(z))
+    keras.Model(z, keras.layers.Reshape(shape)(x)).save(path)
 
 
 def test_a_keras_file_with_a_lambda_layer_is_refused(tmp_path):
@@ -186,29 +195,26 @@ def test_a_keras_file_with_a_lambda_layer_is_refused(tmp_path):
         zoo.load_generator(str(path))
 
 
-def test_a_lambda_layer_with_a_valid_hash_is_refused(tmp_path):
+def test_a_weights_file_with_a_lambda_and_a_valid_hash_is_only_read_for_weights(tmp_path):
     config = zoo.read_preset("dcgan_digits")
-    save_lambda_model(tmp_path / "trojan.keras")
+    save_lambda_model(tmp_path / "trojan.keras", latent_dim=64, shape=(16, 16, 1))
     config["weights"] = {
         "file": "trojan.keras",
         "sha256": hub_lib.sha256_file(tmp_path / "trojan.keras"),
         "size_bytes": (tmp_path / "trojan.keras").stat().st_size,
     }
     (tmp_path / "trojan.json").write_text(json.dumps(config))
-    with pytest.raises(ValueError, match="Lambda"):
+    # The network comes from the preset's builder; the file's graph is never read, and its weights do not fit.
+    with pytest.raises(ValueError, match="trojan.keras to hold the weights of 'generator'"):
         zoo.load_generator("trojan", hub=tmp_path)
 
 
-def test_parameter_count_without_keras_matches_keras():
-    for model in (
-        dcgan_generator((32, 32, 3), 16, num_classes=5, filters=8),
-        dcgan_discriminator((32, 32, 3), num_classes=5, filters=8, normalization="layer"),
-        dcgan_discriminator((28, 28, 1), filters=8, normalization=None),
-    ):
-        spec = json.loads(json.dumps(keras.saving.serialize_keras_object(model)))
-        assert zoo.count_parameters(spec) == model.count_params()
-    spec["config"]["layers"][1]["class_name"] = "SomethingNew"
-    assert zoo.count_parameters(spec) is None
+def test_parameter_counts_are_the_built_networks():
+    for name in PRESETS:
+        config = zoo.read_preset(name)
+        for key in ("generator", "discriminator"):
+            assert zoo.count_parameters(config[key]) == build_network(config[key]).count_params()
+    assert zoo.count_parameters({"builder": "dcgan_generator", "args": {}, "parameters": None}) is None
 
 
 def test_gan_from_preset_is_compiled_with_the_recipe_and_shipped_weights():
@@ -396,41 +402,58 @@ if __name__ == "__main__" and "--pin" in sys.argv:
 
 
 PLANTED = r'''
-import json, sys
+import json, re, sys
 from pathlib import Path
 import keras
+import ganzoo
 from ganzoo import zoo
-from ganzoo.config import build_gan, default_config, network_spec
+from ganzoo.config import build_gan, default_config
 from ganzoo.export import to_onnx
+from ganzoo.hub import sha256_file
 
 keras.config.enable_unsafe_deserialization()  # what a careless process may have done; ganzoo must not care
 tmp = Path(sys.argv[1])
+marker = tmp / "code_ran"
 z = keras.Input((4,), name="z")
-image = keras.layers.Reshape((2, 2, 1))(keras.layers.Lambda(lambda x: x * 2.0, name="planted")(z))
-keras.Model(z, image).save(tmp / "evil.keras")
-config = default_config("dcgan", latent_dim=4, filters=4)
-config["generator"] = network_spec(lambda: keras.Model(z, image))
+# The function runs when Keras rebuilds the graph on load: the marker file tells if it ever did.
+marker_text = str(marker)
+planted = keras.layers.Lambda(eval(f"lambda x: (open({marker_text!r}, 'w').close(), x * 2.0)[1]"), name="planted")
+image = keras.layers.Reshape((2, 2, 1))(planted(z))
+evil = keras.Model(z, image)
+marker.unlink(missing_ok=True)
+evil.save(tmp / "evil.keras")
+marker.unlink(missing_ok=True)
+graph_preset = default_config("dcgan", latent_dim=4, filters=4)
+graph_preset["generator"] = json.loads(json.dumps(keras.saving.serialize_keras_object(evil)))  # the 0.1 format
+weights_preset = default_config("dcgan", latent_dim=4, filters=4)
+weights_preset["weights"] = {"file": "evil.keras", "sha256": sha256_file(tmp / "evil.keras"),
+                             "size_bytes": (tmp / "evil.keras").stat().st_size}
 hub = tmp / "hub"
 hub.mkdir()
-(hub / "evil_preset.json").write_text(json.dumps(config))
+(hub / "evil.keras").write_bytes((tmp / "evil.keras").read_bytes())
+(hub / "graph_preset.json").write_text(json.dumps(graph_preset))
+(hub / "weights_preset.json").write_text(json.dumps(weights_preset))
 attempts = {
-    "zoo.load_generator(path)": lambda: zoo.load_generator(tmp / "evil.keras"),
-    "to_onnx(path)": lambda: to_onnx(str(tmp / "evil.keras"), tmp / "x.onnx"),
-    "build_gan(preset)": lambda: build_gan(config),
-    "GAN.from_preset(name, hub=...)": lambda: __import__("ganzoo").GAN.from_preset("evil_preset", hub=hub),
+    "zoo.load_generator(path)": (lambda: zoo.load_generator(tmp / "evil.keras"), "Refusing to load.*planted"),
+    "to_onnx(path)": (lambda: to_onnx(str(tmp / "evil.keras"), tmp / "x.onnx"), "Refusing to load.*planted"),
+    "build_gan(preset)": (lambda: build_gan(graph_preset), "serialized Keras graph"),
+    "GAN.from_preset(graph)": (lambda: ganzoo.GAN.from_preset("graph_preset", hub=hub), "serialized Keras graph"),
+    "GAN.from_preset(weights)": (lambda: ganzoo.GAN.from_preset("weights_preset", hub=hub), "hold the weights"),
+    "load_generator(weights)": (lambda: ganzoo.load_generator("weights_preset", hub=hub), "hold the weights"),
 }
-for name, attempt in attempts.items():
+for name, (attempt, message) in attempts.items():
     try:
         attempt()
     except ValueError as error:
-        assert "Refusing to load" in str(error) and "planted" in str(error), (name, error)
+        assert re.search(message, str(error)), (name, error)
         print("refused:", name)
     else:
         raise AssertionError(f"{name} loaded a Lambda")
+    assert not marker.exists(), f"{name} ran the planted code"
 '''
 
 
 def test_no_entry_point_runs_a_planted_lambda_even_with_unsafe_loading_enabled(tmp_path):
     result = subprocess.run([sys.executable, "-c", PLANTED, str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.count("refused:") == 4
+    assert result.stdout.count("refused:") == 6

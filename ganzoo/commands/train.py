@@ -12,7 +12,7 @@ from ganzoo.config import VARIANTS
 # Options that only make sense when the networks are built here (a variant);
 # a preset fixes them in its network specs.
 _VARIANT_ONLY = (("dataset", "--dataset"), ("image_size", "--image-size"), ("latent_dim", "--latent-dim"),
-                 ("filters", "--filters"))
+                 ("filters", "--filters"), ("architecture", "--architecture"), ("conditional", "--conditional"))
 
 
 def register(subparsers):
@@ -36,6 +36,22 @@ def register(subparsers):
     train.add_argument("--image-size", type=int, help="square image side of a variant (default: the dataset's)")
     train.add_argument("--latent-dim", type=int, help="size of z, for a variant")
     train.add_argument("--filters", type=int, help="network width, for a variant")
+    train.add_argument(
+        "--architecture", choices=("dcgan", "resnet"),
+        help="networks of a variant: dcgan (default) or resnet (the residual networks of the WGAN-GP/SNGAN papers)",
+    )
+    train.add_argument(
+        "--conditional", action="store_const", const=True,
+        help="condition a variant on the dataset's classes (any loss; cgan always is)",
+    )
+    train.add_argument(
+        "--label-smoothing", type=float, metavar="S",
+        help="real target 1 - S for the cross-entropy and least-squares losses (one-sided smoothing, e.g. 0.1)",
+    )
+    train.add_argument(
+        "--fake-label-smoothing", type=float, metavar="S",
+        help="fake target S (with --label-smoothing: two-sided smoothing; default 0)",
+    )
     train.add_argument("--epochs", type=int, help="override the recipe's epochs")
     train.add_argument("--batch-size", type=int, help="override the recipe's batch size (per critic step)")
     train.add_argument("--seed", type=int, help="override the recipe's seed (default 0)")
@@ -79,7 +95,7 @@ def resolve_config(args):
         config = config_module.default_config(
             name, dataset=args.dataset or "digits", image_size=args.image_size, epochs=args.epochs,
             batch_size=args.batch_size, seed=0 if args.seed is None else args.seed, latent_dim=args.latent_dim,
-            filters=args.filters,
+            filters=args.filters, architecture=args.architecture or "dcgan", conditional=args.conditional,
         )
     else:
         given = [flag for attr, flag in _VARIANT_ONLY if getattr(args, attr) is not None]
@@ -108,16 +124,29 @@ def resolve_config(args):
                 recipe[attr] = getattr(args, attr)
     if args.ema_decay is not None:
         config["recipe"]["ema_decay"] = None if args.ema_decay == 0 else args.ema_decay
+    for attr, flag in (("label_smoothing", "--label-smoothing"), ("fake_label_smoothing", "--fake-label-smoothing")):
+        value = getattr(args, attr)
+        if value is None:
+            continue
+        if not 0 <= value < 0.5:  # math.isnan-safe: NaN fails the comparison
+            raise ValueError(f"Expected {flag} in [0, 0.5), e.g. 0.1. Received: {flag} {value}")
+        if config["gan"]["loss"] not in ("non_saturating", "minimax", "least_squares"):
+            raise ValueError(
+                f"Expected {flag} only with a loss that has targets (non_saturating, minimax, least_squares). "
+                f"Received: {flag} {value} for {name!r}, whose loss is {config['gan']['loss']!r}"
+            )
+        config["gan"][attr] = value
     return name, config_module.validate_config(config, source=name)
 
 
 def _command_line(args):
     parts = ["ganzoo", "train", args.name]
-    for attr in ("dataset", "image_size", "latent_dim", "filters", "epochs", "batch_size", "seed", "ema_decay",
-                 "fd_every", "out"):
+    for attr in ("dataset", "image_size", "latent_dim", "filters", "architecture", "epochs", "batch_size", "seed",
+                 "ema_decay", "label_smoothing", "fake_label_smoothing", "fd_every", "out"):
         value = getattr(args, attr)
         if value is not None:
             parts += ["--" + attr.replace("_", "-"), str(value)]
+    parts += ["--conditional"] if args.conditional else []
     if args.precision not in (None, "float32"):
         parts += ["--precision", args.precision]
     parts += ["--jit"] if args.jit else []
@@ -128,7 +157,9 @@ def _command_line(args):
 def _check_resume_alone(args):
     given = [flag for flag, value in (
         ("VARIANT_OR_PRESET", args.name), ("--dataset", args.dataset), ("--image-size", args.image_size),
-        ("--latent-dim", args.latent_dim), ("--filters", args.filters), ("--epochs", args.epochs),
+        ("--latent-dim", args.latent_dim), ("--filters", args.filters), ("--architecture", args.architecture),
+        ("--conditional", args.conditional), ("--label-smoothing", args.label_smoothing),
+        ("--fake-label-smoothing", args.fake_label_smoothing), ("--epochs", args.epochs),
         ("--batch-size", args.batch_size), ("--seed", args.seed), ("--ema-decay", args.ema_decay),
         ("--precision", args.precision), ("--jit", args.jit or None), ("--fd-every", args.fd_every),
         ("--out", args.out), ("--no-export", args.no_export or None), ("--overwrite", args.overwrite or None),

@@ -108,6 +108,11 @@ def run_list(args):
     return 0
 
 
+def _builder_call(entry):
+    args = ", ".join(f"{key}={value!r}" for key, value in entry["args"].items())
+    return f"{entry['builder']}({args})"
+
+
 def run_info(args):
     """Handler of `ganzoo info NAME`."""
     from ganzoo import zoo
@@ -129,6 +134,9 @@ def run_info(args):
         ("loss", gan["loss"]),
         ("discriminator_steps", gan["discriminator_steps"]),
         ("gradient_penalty_weight", gan["gradient_penalty_weight"]),
+        ("label targets", f"real {1 - gan['label_smoothing']:g}, fake {gan['fake_label_smoothing']:g}"),
+        ("generator", _builder_call(config["generator"])),
+        ("discriminator", _builder_call(config["discriminator"])),
         ("generator parameters", _cell(zoo.count_parameters(config["generator"]), ",")),
         ("discriminator parameters", _cell(zoo.count_parameters(config["discriminator"]), ",")),
         ("recipe", f"{recipe['dataset']} {recipe['image_size']}px, batch {recipe['batch_size']}, "

@@ -8,84 +8,19 @@ norm), and cGAN switches on `num_classes`.
 import keras
 from keras import layers
 
-
-NORMALIZATIONS = ("batch", "layer", None)
-
-
-def _init():
-    # DCGAN paper: all weights from N(0, 0.02).
-    return keras.initializers.RandomNormal(stddev=0.02)
-
-
-def _check_image_shape(image_shape):
-    if (
-        not isinstance(image_shape, (tuple, list))
-        or len(image_shape) != 3
-        or not all(isinstance(d, int) and d >= 1 for d in image_shape)
-    ):
-        raise ValueError(
-            "Expected image_shape to be (height, width, channels) of positive ints. "
-            f"Received: image_shape={image_shape!r}"
-        )
-    return tuple(image_shape)
+from ganzoo.models.blocks import (
+    NORMALIZATIONS,
+    check_image_shape,
+    check_num_classes,
+    check_positive_int,
+    init,
+    label_channels,
+    upsampling_plan,
+)
+from ganzoo.models.spectral_norm import SpectralNorm
 
 
-def _check_positive_int(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"Expected {name} to be a positive int. Received: {name}={value!r}")
-
-
-def _check_num_classes(num_classes):
-    if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 2):
-        raise ValueError(
-            f"Expected num_classes to be None or an int >= 2. Received: num_classes={num_classes!r}"
-        )
-
-
-def label_channels(label, num_classes, image_shape):
-    """One one-hot channel per class, `(batch, H, W, num_classes)`, from labels `(batch,)`.
-
-    `output[b, h, w, c] == one_hot(label)[b, c]` at every pixel (keras-io's
-    conditional GAN instead repeated the one-hot vector into a band of
-    rows). Built from Keras layers only, so files load without ganzoo.
-    """
-    one_hot = layers.CategoryEncoding(num_classes, output_mode="one_hot", name="label_one_hot")(label)
-    x = layers.Reshape((1, 1, num_classes), name="label_pixel")(one_hot)  # (batch, 1, 1, classes)
-    return layers.UpSampling2D(image_shape[:2], interpolation="nearest", name="label_map")(x)
-
-
-def upsampling_plan(image_shape):
-    """Returns `(start_height, start_width, stages)` for an image shape.
-
-    The generator starts at `start` resolution and doubles it `stages`
-    times; the discriminator halves it as often. Each side is halved while it
-    stays even and at least 4: 16 -> 4 (2 stages), 28 -> 7 (2), 32 -> 4 (3),
-    64 -> 4 (4).
-
-    Raises:
-        ValueError: if height and width need different stage counts, or the
-            image cannot be halved at all.
-    """
-    height, width, _ = _check_image_shape(image_shape)
-
-    def plan(size):
-        stages = 0
-        while size % 2 == 0 and size // 2 >= 4:
-            size //= 2
-            stages += 1
-        return size, stages
-
-    (h0, h_stages), (w0, w_stages) = plan(height), plan(width)
-    if h_stages != w_stages or h_stages == 0:
-        raise ValueError(
-            "Expected an image_shape whose height and width can both be halved the same "
-            "number of times (at least once) down to a size >= 4, e.g. 16, 28, 32 or 64. "
-            f"Received: image_shape={tuple(image_shape)!r}"
-        )
-    return h0, w0, h_stages
-
-
-def dcgan_generator(image_shape, latent_dim, *, num_classes=None, filters=64, name="generator"):
+def dcgan_generator(image_shape, latent_dim, *, num_classes=None, filters=64, dtype=None, name="generator"):
     """Builds a DCGAN generator: z (+ label) -> image in [-1, 1].
 
     Dense projection to a small feature map, then stride-2 transposed
@@ -100,6 +35,8 @@ def dcgan_generator(image_shape, latent_dim, *, num_classes=None, filters=64, na
             integer class ids of shape `(batch,)`, one-hot encoded and
             concatenated to z (Mirza & Osindero, 2014).
         filters: width of the last hidden layer; earlier layers double it.
+        dtype: dtype policy of the hidden layers (e.g. `"float32"`); None
+            follows the global policy. The output layers are float32 always.
         name: model name.
 
     Returns:
@@ -111,10 +48,10 @@ def dcgan_generator(image_shape, latent_dim, *, num_classes=None, filters=64, na
         >>> g(np.zeros((2, 64))).shape
         (2, 28, 28, 1)
     """
-    image_shape = _check_image_shape(image_shape)
-    _check_positive_int("latent_dim", latent_dim)
-    _check_positive_int("filters", filters)
-    _check_num_classes(num_classes)
+    image_shape = check_image_shape(image_shape)
+    check_positive_int("latent_dim", latent_dim)
+    check_positive_int("filters", filters)
+    check_num_classes(num_classes)
     h0, w0, stages = upsampling_plan(image_shape)
 
     z = keras.Input((latent_dim,), name="z")
@@ -124,30 +61,33 @@ def dcgan_generator(image_shape, latent_dim, *, num_classes=None, filters=64, na
         label = keras.Input((), dtype="int32", name="label")
         inputs.append(label)
         # Keras' own CategoryEncoding (not a ganzoo layer), so the file loads with plain Keras.
-        one_hot = layers.CategoryEncoding(num_classes, output_mode="one_hot", name="label_one_hot")(label)
-        x = layers.Concatenate(name="z_and_label")([z, one_hot])  # (batch, latent_dim + classes)
+        one_hot = layers.CategoryEncoding(num_classes, output_mode="one_hot", dtype=dtype, name="label_one_hot")(label)
+        x = layers.Concatenate(dtype=dtype, name="z_and_label")([z, one_hot])  # (batch, latent_dim + classes)
 
     width = filters * 2 ** (stages - 1)
-    x = layers.Dense(h0 * w0 * width, use_bias=False, kernel_initializer=_init(), name="project")(x)
-    x = layers.BatchNormalization(name="project_bn")(x)
-    x = layers.ReLU(name="project_relu")(x)
-    x = layers.Reshape((h0, w0, width), name="to_feature_map")(x)  # (batch, h0, w0, width)
+    x = layers.Dense(h0 * w0 * width, use_bias=False, kernel_initializer=init(), dtype=dtype, name="project")(x)
+    x = layers.BatchNormalization(dtype=dtype, name="project_bn")(x)
+    x = layers.ReLU(dtype=dtype, name="project_relu")(x)
+    x = layers.Reshape((h0, w0, width), dtype=dtype, name="to_feature_map")(x)  # (batch, h0, w0, width)
     for i in range(stages - 1):
         width //= 2
         x = layers.Conv2DTranspose(
-            width, 4, strides=2, padding="same", use_bias=False, kernel_initializer=_init(), name=f"up{i}"
+            width, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init(), dtype=dtype, name=f"up{i}"
         )(x)
-        x = layers.BatchNormalization(name=f"up{i}_bn")(x)
-        x = layers.ReLU(name=f"up{i}_relu")(x)
+        x = layers.BatchNormalization(dtype=dtype, name=f"up{i}_bn")(x)
+        x = layers.ReLU(dtype=dtype, name=f"up{i}_relu")(x)
     # Output layers in float32 (PITFALLS: float32 where it matters).
     x = layers.Conv2DTranspose(
-        image_shape[-1], 4, strides=2, padding="same", kernel_initializer=_init(), dtype="float32", name="to_image"
+        image_shape[-1], 4, strides=2, padding="same", kernel_initializer=init(), dtype="float32", name="to_image"
     )(x)  # (batch, H, W, C)
     image = layers.Activation("tanh", dtype="float32", name="image")(x)
     return keras.Model(inputs if num_classes is not None else z, image, name=name)
 
 
-def dcgan_discriminator(image_shape, *, num_classes=None, filters=64, normalization="batch", name="discriminator"):
+def dcgan_discriminator(
+    image_shape, *, num_classes=None, filters=64, normalization="batch", spectral_norm=False, dtype=None,
+    name="discriminator",
+):
     """Builds a DCGAN discriminator (or WGAN critic): image (+ label) -> one logit.
 
     Stride-2 convolutions with LeakyReLU(0.2); no normalization on the first
@@ -162,6 +102,10 @@ def dcgan_discriminator(image_shape, *, num_classes=None, filters=64, normalizat
         filters: width of the first layer; later layers double it.
         normalization: `"batch"` (DCGAN), `"layer"` or `None`. A WGAN-GP
             critic must not use batch norm: the penalty is per sample.
+        spectral_norm: wrap every convolution and the output layer in
+            `ganzoo.models.SpectralNorm` (SNGAN, Miyato et al., 2018).
+        dtype: dtype policy of the hidden layers; None follows the global
+            policy. The output layer is float32 always.
         name: model name.
 
     Returns:
@@ -170,14 +114,19 @@ def dcgan_discriminator(image_shape, *, num_classes=None, filters=64, normalizat
     Example:
         >>> critic = dcgan_discriminator((32, 32, 3), normalization=None)
     """
-    image_shape = _check_image_shape(image_shape)
-    _check_positive_int("filters", filters)
-    _check_num_classes(num_classes)
+    image_shape = check_image_shape(image_shape)
+    check_positive_int("filters", filters)
+    check_num_classes(num_classes)
     if normalization not in NORMALIZATIONS:
         raise ValueError(
             f"Expected normalization to be one of {NORMALIZATIONS}. Received: normalization={normalization!r}"
         )
+    if not isinstance(spectral_norm, bool):
+        raise ValueError(f"Expected spectral_norm to be True or False. Received: spectral_norm={spectral_norm!r}")
     _, _, stages = upsampling_plan(image_shape)
+
+    def weighted(layer, name):  # SpectralNorm takes the layer's name so weight paths stay readable
+        return SpectralNorm(layer, dtype=layer.dtype_policy, name=name) if spectral_norm else layer
 
     image = keras.Input(image_shape, name="image")
     inputs = [image]
@@ -185,18 +134,21 @@ def dcgan_discriminator(image_shape, *, num_classes=None, filters=64, normalizat
     if num_classes is not None:
         label = keras.Input((), dtype="int32", name="label")
         inputs.append(label)
-        label_map = label_channels(label, num_classes, image_shape)  # (batch, H, W, classes)
-        x = layers.Concatenate(name="image_and_label")([image, label_map])  # (batch, H, W, C + classes)
+        label_map = label_channels(label, num_classes, image_shape, dtype)  # (batch, H, W, classes)
+        x = layers.Concatenate(dtype=dtype, name="image_and_label")([image, label_map])  # (batch, H, W, C + classes)
 
     width = filters
     for i in range(stages):
-        x = layers.Conv2D(width, 4, strides=2, padding="same", kernel_initializer=_init(), name=f"down{i}")(x)
+        conv = layers.Conv2D(width, 4, strides=2, padding="same", kernel_initializer=init(), dtype=dtype,
+                             name=f"down{i}_conv" if spectral_norm else f"down{i}")
+        x = weighted(conv, f"down{i}")(x)
         if i > 0 and normalization == "batch":
-            x = layers.BatchNormalization(name=f"down{i}_bn")(x)
+            x = layers.BatchNormalization(dtype=dtype, name=f"down{i}_bn")(x)
         elif i > 0 and normalization == "layer":
-            x = layers.LayerNormalization(axis=(1, 2, 3), name=f"down{i}_ln")(x)
-        x = layers.LeakyReLU(0.2, name=f"down{i}_lrelu")(x)
+            x = layers.LayerNormalization(axis=(1, 2, 3), dtype=dtype, name=f"down{i}_ln")(x)
+        x = layers.LeakyReLU(0.2, dtype=dtype, name=f"down{i}_lrelu")(x)
         width *= 2
-    x = layers.Flatten(name="flatten")(x)
-    logit = layers.Dense(1, kernel_initializer=_init(), dtype="float32", name="logit")(x)
+    x = layers.Flatten(dtype=dtype, name="flatten")(x)
+    dense = layers.Dense(1, kernel_initializer=init(), dtype="float32", name="logit_dense" if spectral_norm else "logit")
+    logit = weighted(dense, "logit")(x)
     return keras.Model(inputs if num_classes is not None else image, logit, name=name)
