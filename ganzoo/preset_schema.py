@@ -17,6 +17,7 @@ VARIANTS = ("dcgan", "lsgan", "wgan_gp", "cgan", "sngan")
 # Kept equal to `ganzoo.losses.LOSSES` and `ganzoo.models.registry.BUILDERS`
 # (tests check) so that validation needs no Keras import.
 LOSS_NAMES = ("hinge", "least_squares", "minimax", "non_saturating", "wasserstein")
+_TARGET_LOSSES = ("least_squares", "minimax", "non_saturating")  # the `smoothable` ones
 GENERATOR_BUILDERS = ("dcgan_generator", "resnet_generator")
 DISCRIMINATOR_BUILDERS = ("dcgan_discriminator", "resnet_discriminator")
 OPTIMIZERS = ("Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "SGD", "Lion", "Adagrad", "Adadelta", "Adafactor", "Ftrl")
@@ -61,6 +62,9 @@ _PLAIN_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _ONNX_KEYS = {"file": (_STR, False), "sha256": (_STR, False), "size_bytes": (_INT, False)}
 _TRAINING_KEYS = {"seconds": (_FLOAT, False), "command": (_STR, False), "ganzoo_version": (_STR, False)}
+# Upper bounds of network arguments, so that a hostile preset gets an error instead of exhausting memory
+# (the largest ResNet these allow is about 0.5 G weights).
+_ARG_LIMITS = {"filters": 1024, "latent_dim": 4096, "num_classes": 10_000, "image_side": 1024, "parameters": 500_000_000}
 # Layers whose config carries Python code; never built, whatever Keras' safe-mode setting.
 _UNSAFE_CLASSES = ("Lambda", "__lambda__", "TorchModuleWrapper")
 
@@ -140,8 +144,14 @@ def refuse_code(spec, source):
 
 
 def _keras_only(spec, source):
-    """Refuses any object in `spec` named from a module outside the `keras` package."""
+    """Refuses any object in `spec` named from a module outside the `keras` package, or by a registered name."""
     for item in _walk(spec):
+        registered = item.get("registered_name")
+        if registered is not None and registered != item.get("class_name"):
+            raise ValueError(
+                f"Expected only Keras classes in {source}. Received: registered_name={registered!r} for "
+                f"{item.get('class_name')!r}"
+            )
         module = item.get("module")
         if (
             isinstance(item.get("class_name"), str)
@@ -215,7 +225,7 @@ def _check_networks(config, source):
         raise ValueError(
             f"Expected generator in {source or 'the config'} to be {{'builder': ..., 'args': ..., 'parameters': ...}}. "
             "Received: a serialized Keras graph, the preset format of ganzoo 0.1, which can carry code; "
-            "re-publish the preset with this ganzoo"
+            "upgrade the preset file or run folder with `ganzoo migrate PATH`"
         )
     _check_network(config["generator"], "generator", GENERATOR_BUILDERS, source)
     _check_network(config["discriminator"], "discriminator", DISCRIMINATOR_BUILDERS, source)

@@ -247,7 +247,8 @@ def load_generator(name_or_path, hub=None):
 
     Raises:
         ValueError: an unknown preset (listing the known ones), a hash
-            mismatch, or an unsafe file.
+            mismatch, weights that do not fit the preset's network, or an
+            unsafe file.
         FileNotFoundError, ConnectionError: the weights cannot be had.
 
     Example:
@@ -285,7 +286,7 @@ def load_weights(network, path):
         # Keras only warns when part of the file has no match ("layers will retain their freshly-initialized
         # weights"); a preset with half its weights random must be an error.
         with warnings.catch_warnings():
-            warnings.simplefilter("error")
+            warnings.simplefilter("error", UserWarning)
             network.load_weights(path)
     except (ValueError, KeyError, OSError, UserWarning) as error:
         raise ValueError(f"Expected {path} to hold the weights of {network.name!r}. Received: {error}"[:800]) from None

@@ -24,7 +24,7 @@ tar -C "$repo" --exclude=./.git --exclude=./build --exclude=./runs --exclude='*.
     --exclude=__pycache__ --exclude=.pytest_cache --exclude=node_modules -cf - . | tar -C "$work/src" -xf -
 "$python" -m venv "$work/venv"
 paths() { "$1" -c 'import sysconfig; p = sysconfig.get_paths(); print(p["purelib"]); print(p["platlib"])'; }
-venv_site="$(paths "$work/venv/bin/python" | head -1)"
+venv_site="$(paths "$work/venv/bin/python" | sed -n 1p)"  # sed reads all: head could break the pipe
 paths "$python" > "$venv_site/_outer_site_packages.pth"
 "$work/venv/bin/pip" install --no-deps --quiet "$work/src"
 

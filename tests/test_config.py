@@ -139,7 +139,7 @@ def test_a_serialized_graph_preset_gets_a_clear_error(configs):
     """ganzoo 0.1 presets stored Keras graphs; they are refused with what to do, not half-read."""
     config = copy.deepcopy(configs["dcgan"])
     config["generator"] = {"module": "keras", "class_name": "Functional", "config": {"layers": []}}
-    with pytest.raises(ValueError, match="serialized Keras graph.*re-publish"):
+    with pytest.raises(ValueError, match="serialized Keras graph.*ganzoo migrate"):
         validate_config(config, source="old.json")
 
 

@@ -142,5 +142,7 @@ def test_nan_run_stops_and_saves_the_last_good_generator(monkeypatch, tmp_path):
 def test_an_image_size_the_networks_do_not_fit_is_named(tmp_path):
     config = tiny_config()
     config["recipe"]["image_size"] = 28  # the networks are 16x16
-    with pytest.raises(ValueError, match=r"recipe\.image_size=28 on 'digits', which gives \(28, 28, 1\)"):
+    # The preset schema names it before anything is built: the networks' arguments say 16x16.
+    with pytest.raises(ValueError, match=r"recipe\.image_size to be the networks' image side \(\[16, 16\]\)\. "
+                                         r"Received: recipe\.image_size=28"):
         train(config, tmp_path, verbose=0, export_onnx=False)

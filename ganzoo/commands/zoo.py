@@ -35,6 +35,16 @@ def register(subparsers):
     parser.set_defaults(handler=run_download)
 
     parser = subparsers.add_parser(
+        "migrate",
+        help="upgrade ganzoo 0.1 presets and run folders to this version's preset format",
+        description="Rewrite preset JSON files and run folders (config.json, run.json) written by ganzoo 0.1, whose "
+        "networks are serialized Keras graphs, as builder names and arguments. Only graphs that the DCGAN builders "
+        "rebuild exactly are upgraded, and the weights must give the same images. Example: ganzoo migrate runs/old",
+    )
+    parser.add_argument("paths", nargs="+", metavar="PRESET_JSON_OR_RUN_DIR")
+    parser.set_defaults(handler=run_migrate)
+
+    parser = subparsers.add_parser(
         "publish",
         help="publish a `ganzoo train` run into a hub directory",
         description=(
@@ -105,6 +115,16 @@ def run_list(args):
         except (ValueError, OSError, KeyError, TypeError, AttributeError) as error:  # one bad preset: list the rest
             print(f"ganzoo list: warning: skipped {name}: {error}", file=sys.stderr)
     print(_table(header, rows))
+    return 0
+
+
+def run_migrate(args):
+    """Handler of `ganzoo migrate`."""
+    from ganzoo.migration import migrate_path
+
+    for path in args.paths:
+        changed = migrate_path(path)
+        print(f"{path}: " + (", ".join(str(p) for p in changed) + " upgraded" if changed else "already current"))
     return 0
 
 

@@ -59,6 +59,8 @@ class SpectralNorm(layers.Wrapper):
             raise ValueError(
                 f"Expected power_iterations to be an int >= 1. Received: power_iterations={power_iterations!r}"
             )
+        # No autocast: the power iteration reads the float32 kernel and u; `call` casts to the compute dtype itself.
+        kwargs.setdefault("autocast", False)
         super().__init__(layer, **kwargs)
         self.power_iterations = power_iterations
 

@@ -1,0 +1,55 @@
+"""Plots FD over epochs (the `fd` column of each run's metrics.csv) for several runs in one figure.
+
+    python scripts/plot_fd_curves.py runs/dcgan_fashion_mnist runs/sngan_fashion_mnist -o docs/images/fd_curves.png
+
+The `fd` column is `FrechetDistanceMonitor`'s figure during training (2,000 samples of the EMA generator
+when the run keeps one, against the test split), which runs higher than `ganzoo evaluate`'s 10,000-sample
+figure: compare curves with each other, and final models with the README table.
+"""
+
+import argparse
+import csv
+import io
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ganzoo.hub import write_atomic  # noqa: E402
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", help="run folders holding metrics.csv")
+    parser.add_argument("-o", "--output", default="fd_curves.png")
+    parser.add_argument("--target", type=float, default=None, help="draw a horizontal target line at this FD")
+    args = parser.parse_args(argv)
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for run in args.runs:
+        with open(os.path.join(run, "metrics.csv"), newline="") as f:
+            rows = [row for row in csv.DictReader(f) if row.get("fd")]
+        ax.plot(
+            [int(r["epoch"]) for r in rows],
+            [float(r["fd"]) for r in rows],
+            marker="o",
+            markersize=3,
+            label=os.path.basename(os.path.normpath(run)),
+        )
+    if args.target is not None:
+        ax.axhline(args.target, color="gray", linestyle="--", linewidth=1, label=f"target FD {args.target:g}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("FD (2,000 samples, during training)")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    write_atomic(args.output, buffer.getvalue())
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
