@@ -243,6 +243,8 @@ def _run(config, out_dir, settings, *, verbose, callbacks, resume):
             if verbose:
                 print(f"ganzoo: resuming {out_dir} after epoch {initial_epoch} of {recipe['epochs']}")
 
+        # A resumed run counts the epochs before the interruption too (their times travel in the checkpoint).
+        earlier = sum(float(row.get("epoch_seconds") or 0.0) for row in metrics_log.rows)
         start = time.perf_counter()
         try:
             # shuffle=False: ganzoo.data.load shuffles; Keras would only warn that it ignores the flag.
@@ -251,7 +253,7 @@ def _run(config, out_dir, settings, *, verbose, callbacks, resume):
         except KeyboardInterrupt:
             latest = checkpoint.latest(out_dir)
             raise TrainingInterrupted(out_dir, latest[0] if latest else 0) from None
-        seconds = time.perf_counter() - start
+        seconds = earlier + time.perf_counter() - start
 
         final = ema.ema_generator if ema is not None else gan.generator
         generator = _float32_copy(config["generator"], final)

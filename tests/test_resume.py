@@ -84,6 +84,9 @@ def assert_same_run(reference, resumed):
         }
     assert sorted(os.listdir(resumed / "samples")) == ["epoch_001.png", "epoch_002.png", "epoch_003.png"]
     assert not (resumed / "checkpoints").exists()  # a finished run keeps nothing to resume
+    # The recorded training time covers every epoch, those before the interruption included.
+    seconds = json.loads((resumed / "config.json").read_text())["training"]["seconds"]
+    assert seconds >= sum(float(row["epoch_seconds"]) for row in rows_b) - 0.01
 
 
 @pytest.fixture(scope="module")
