@@ -9,7 +9,7 @@ import numpy as np
 from keras import ops
 from keras.src.saving import serialization_lib
 
-from ganzoo import gradients, inputs
+from ganzoo import distribution, gradients, inputs
 from ganzoo.losses import get_loss, gradient_penalty_from_gradients
 from ganzoo import networks
 from ganzoo.networks import check_discriminator, describe_generator
@@ -198,6 +198,7 @@ class GAN(keras.Model):
                 optimizer arguments).
         """
         gradients.check_backend()
+        distribution.check_compile(kwargs.get("jit_compile"))
         for key in ("loss", "optimizer", "auto_scale_loss", "metrics", "weighted_metrics", "loss_weights"):
             if key in kwargs:
                 raise ValueError(
@@ -293,9 +294,13 @@ class GAN(keras.Model):
     def _output(self, logits):
         return ops.sigmoid(logits) if self.loss_name in _BCE_LOSSES else logits
 
+    def _global_draw(self, draw, batch, shape):
+        """Draws `(batch * replicas, *shape)` numbers and returns this replica's rows (see `ganzoo.distribution`)."""
+        return distribution.replica_rows(draw((batch * distribution.num_replicas(), *shape), seed=self.seed_generator))
+
     def _d_loss(self, real_images, labels):
         batch = ops.shape(real_images)[0]
-        z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
+        z = self._global_draw(keras.random.normal, batch, (self.latent_dim,))
         fake_images = ops.stop_gradient(self.generator(self._inputs(z, labels), training=True))
         real_logits = self.discriminator(self._inputs(real_images, labels), training=True)
         fake_logits = self.discriminator(self._inputs(fake_images, labels), training=True)
@@ -306,7 +311,7 @@ class GAN(keras.Model):
         gp = ops.zeros((), "float32")
         if self.gradient_penalty_weight > 0:
             # One interpolation weight per sample, U[0, 1] (Gulrajani et al., algorithm 1).
-            alpha = keras.random.uniform((batch, 1, 1, 1), dtype="float32", seed=self.seed_generator)
+            alpha = self._global_draw(keras.random.uniform, batch, (1, 1, 1))
             interpolated = real_images + alpha * (fake_images - real_images)  # (batch, H, W, C)
             grads = gradients.input_gradients(
                 lambda x: self.discriminator(self._inputs(x, labels), training=True), interpolated
@@ -317,7 +322,7 @@ class GAN(keras.Model):
         return loss, stats
 
     def _g_loss(self, batch, labels):
-        z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
+        z = self._global_draw(keras.random.normal, batch, (self.latent_dim,))
         fake_logits = self.discriminator(self._inputs(self.generator(self._inputs(z, labels), training=True), labels), training=True)
         return self._adversarial.generator_loss(fake_logits) + networks.network_losses(self.generator), None
 
@@ -330,7 +335,11 @@ class GAN(keras.Model):
 
     def _train_step(self, data):
         images, labels = self._unpack(data)
-        batches, batch = inputs.critic_batches(images, labels, self.discriminator_steps)
+        # Under tf.distribute: split the global batch as one device would, then keep this replica's rows.
+        batches, batch = inputs.critic_batches(distribution.gather(images), distribution.gather(labels),
+                                               self.discriminator_steps)
+        batches = [(distribution.replica_rows(real), distribution.replica_rows(lab)) for real, lab in batches]
+        batch = batch // distribution.num_replicas()
         d_vars = self.discriminator.trainable_variables
         for real, step_labels in batches:
             d_loss, (d_real, d_fake, gp) = gradients.minimize(

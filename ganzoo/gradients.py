@@ -94,9 +94,12 @@ def minimize(optimizer, variables, loss_fn):
 def _minimize_tf(optimizer, variables, loss_fn):
     import tensorflow as tf
 
+    from ganzoo.distribution import loss_scale
+
     with tf.GradientTape() as tape:
         loss, aux = loss_fn()
-        scaled_loss = optimizer.scale_loss(loss)
+        # Under tf.distribute the replicas' gradients are summed: each takes 1/replicas of its shard's mean.
+        scaled_loss = optimizer.scale_loss(loss * loss_scale())
     grads = tape.gradient(scaled_loss, variables)
     optimizer.apply(grads, variables)
     return loss, aux
