@@ -78,3 +78,71 @@ def check_compile(jit_compile):
             "replicated step with XLA, which fails across replica devices. Received: jit_compile=True. For XLA with "
             "data parallelism, use the JAX backend with keras.distribution.DataParallel (always compiled)."
         )
+
+
+def data_parallel(replicas):
+    """Starts data-parallel training for `ganzoo train --distribute`; returns `(scope, replicas, close)`.
+
+    Build the GAN inside `scope` and fit it as usual; call `close()` after.
+
+    Args:
+        replicas: None for every local accelerator (GPU); an int N for N of
+            them, or, on a machine without one, N host (CPU) devices, which
+            is how the tests run it (TensorFlow: logical CPU devices, set up
+            here before TensorFlow starts; JAX: the CLI sets
+            `XLA_FLAGS=--xla_force_host_platform_device_count=N`).
+
+    Raises:
+        ValueError: no accelerator and no N, N larger than the devices
+            there are, devices that can no longer be split (TensorFlow
+            already started), or the PyTorch backend.
+    """
+    import contextlib
+
+    if replicas is not None and (isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1):
+        raise ValueError(f"Expected --distribute N with N >= 1. Received: {replicas!r}")
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            if replicas is not None and replicas > len(gpus):
+                raise ValueError(f"Expected --distribute N <= {len(gpus)} (the local GPUs). Received: N={replicas}")
+            devices = [f"/gpu:{i}" for i in range(replicas or len(gpus))]
+        else:
+            if replicas is None:
+                raise ValueError(
+                    "Expected a local GPU for --distribute. Received: none; pass --distribute N to train on N host "
+                    "(CPU) devices instead (useful for testing; no faster)"
+                )
+            cpu = tf.config.list_physical_devices("CPU")[0]
+            try:
+                tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * replicas)
+            except RuntimeError:
+                if len(tf.config.list_logical_devices("CPU")) != replicas:
+                    raise ValueError(
+                        f"Expected to split the CPU into {replicas} devices before TensorFlow starts. Received: it "
+                        "has already started in this process; start a new one"
+                    ) from None
+            devices = [f"/cpu:{i}" for i in range(replicas)]
+        strategy = tf.distribute.MirroredStrategy(devices)
+        return strategy.scope(), strategy.num_replicas_in_sync, lambda: None
+    if backend == "jax":
+        import jax
+
+        devices = jax.devices()
+        if replicas is not None and replicas > len(devices):
+            raise ValueError(
+                f"Expected --distribute N <= {len(devices)} (the {devices[0].platform} devices JAX sees). "
+                f"Received: N={replicas}"
+            )
+        if replicas is None and devices[0].platform == "cpu":
+            raise ValueError("Expected a local GPU or TPU for --distribute. Received: only the CPU; pass --distribute N")
+        chosen = devices[: replicas or len(devices)]
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=chosen))
+        return contextlib.nullcontext(), len(chosen), lambda: keras.distribution.set_distribution(None)
+    raise ValueError(
+        f"Expected the tensorflow or jax backend for --distribute. Received: KERAS_BACKEND={backend!r}; PyTorch "
+        "data parallelism (DDP) is not supported by ganzoo"
+    )

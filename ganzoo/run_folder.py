@@ -191,6 +191,9 @@ def read_record(out_dir):
             raise ValueError(
                 f"Expected settings.{key} ({kind.__name__}) in {path}. Received: {settings.get(key, 'no such key')!r}"
             )
+    distribute = settings.setdefault("distribute", None)  # absent in runs of ganzoo 0.1: one device
+    if not (distribute is None or distribute == "all" or (type(distribute) is int and distribute >= 1)):
+        raise ValueError(f"Expected settings.distribute (null, 'all' or an int >= 1) in {path}. Received: {distribute!r}")
     return payload["config"], settings
 
 

@@ -1,5 +1,6 @@
 """`train`: a preset config -> a trained generator and its run folder."""
 
+import contextlib
 import json
 import os
 import sys
@@ -13,6 +14,7 @@ from ganzoo import callbacks as callbacks_module
 from ganzoo import checkpoint
 from ganzoo import config as config_module
 from ganzoo import data
+from ganzoo import distribution as distribution_module
 from ganzoo import precision as precision_module
 from ganzoo import run_folder
 from ganzoo.balance import BalanceMonitor
@@ -60,7 +62,7 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 
 def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=True, precision="float32",
-          jit=False, fd_every=None, command=None, overwrite=False):
+          jit=False, fd_every=None, command=None, overwrite=False, distribute=None):
     """Trains the GAN a preset describes and writes a run folder.
 
     Steps: validate `config`; `keras.utils.set_random_seed(recipe.seed)`;
@@ -107,6 +109,10 @@ def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=
             0 disables FD.
         command: the command line to record in config.json.
         overwrite: replace a run already in `out_dir`.
+        distribute: None (one device), `"all"` (data parallel on every
+            local GPU) or N (N GPUs, or N host devices without one); see
+            `ganzoo.distribution`. `recipe.batch_size` is the global batch
+            and the learning rates are the same as on one device.
 
     Returns:
         A dict: `config` (as written), `history` (Keras History.history),
@@ -133,8 +139,11 @@ def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=
         raise ValueError(f"Expected fd_every to be None or an int >= 0. Received: fd_every={fd_every!r}")
     if fd_every is None:
         fd_every = max(1, config["recipe"]["epochs"] // 5)
+    if not (distribute is None or distribute == "all" or (
+            isinstance(distribute, int) and not isinstance(distribute, bool) and distribute >= 1)):
+        raise ValueError(f"Expected distribute to be None, 'all' or an int >= 1. Received: distribute={distribute!r}")
     settings = {"precision": precision, "jit": bool(jit), "fd_every": fd_every, "export_onnx": bool(export_onnx),
-                "command": command}
+                "command": command, "distribute": distribute}
     out_dir = os.fspath(out_dir)
     with run_folder.lock(out_dir):
         run_folder.claim(out_dir, overwrite=overwrite)
@@ -198,9 +207,18 @@ def _run(config, out_dir, settings, *, verbose, callbacks, resume):
     keras.utils.set_random_seed(recipe["seed"])
     previous_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(settings["precision"])
+    distribute = settings.get("distribute")  # None: one device; "all": every local accelerator; N replicas
+    scope, replicas, close = (contextlib.nullcontext(), 1, lambda: None) if distribute is None else (
+        distribution_module.data_parallel(None if distribute == "all" else distribute))
     try:
         num_classes = config["gan"]["num_classes"]
-        gan = config_module.build_gan(config, jit_compile=settings["jit"])
+        if recipe["batch_size"] % replicas:
+            raise ValueError(
+                f"Expected recipe.batch_size (the global batch) divisible by the {replicas} replicas. "
+                f"Received: batch_size={recipe['batch_size']}"
+            )
+        with scope:
+            gan = config_module.build_gan(config, jit_compile=settings["jit"])
         wanted = tuple(data.image_shape(recipe["dataset"], recipe["image_size"]))
         if wanted != tuple(gan.image_shape):
             raise ValueError(
@@ -264,6 +282,7 @@ def _run(config, out_dir, settings, *, verbose, callbacks, resume):
             files["generator_best"] = run_folder.save_model(best, os.path.join(out_dir, "generator_best.keras"))
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
+        close()
 
     files["samples"] = sample_grid.paths
     files["metrics_csv"] = metrics_log.path_csv

@@ -65,6 +65,12 @@ def register(subparsers):
     )
     train.add_argument("--jit", action="store_true", help="compile the train step with XLA")
     train.add_argument(
+        "--distribute", nargs="?", const="all", metavar="N",
+        help="data-parallel training: on every local GPU (no N), on N GPUs, or on N host devices of a machine "
+        "without one (for testing); TensorFlow MirroredStrategy or JAX DataParallel. The recipe's batch size is the "
+        "global batch and the learning rates stay as they are",
+    )
+    train.add_argument(
         "--fd-every", type=int, help="epochs between FD evaluations (0: off; default about 5 per run)"
     )
     train.add_argument("--out", help="run folder (default runs/<name>); one that holds another run is refused")
@@ -150,6 +156,7 @@ def _command_line(args):
     if args.precision not in (None, "float32"):
         parts += ["--precision", args.precision]
     parts += ["--jit"] if args.jit else []
+    parts += [] if args.distribute is None else ["--distribute"] + ([] if args.distribute == "all" else [args.distribute])
     parts += ["--no-export"] if args.no_export else []
     return shlex.join(parts)
 
@@ -162,6 +169,7 @@ def _check_resume_alone(args):
         ("--fake-label-smoothing", args.fake_label_smoothing), ("--epochs", args.epochs),
         ("--batch-size", args.batch_size), ("--seed", args.seed), ("--ema-decay", args.ema_decay),
         ("--precision", args.precision), ("--jit", args.jit or None), ("--fd-every", args.fd_every),
+        ("--distribute", args.distribute),
         ("--out", args.out), ("--no-export", args.no_export or None), ("--overwrite", args.overwrite or None),
     ) if value is not None]
     if given:
@@ -171,6 +179,44 @@ def _check_resume_alone(args):
         )
 
 
+def _distribute_setting(args):
+    """`--distribute` as `train(distribute=...)` takes it; sets JAX's host device count before JAX starts."""
+    if args.distribute is None:
+        return None
+    if args.distribute == "all":
+        replicas = "all"
+    else:
+        try:
+            replicas = int(args.distribute)
+        except ValueError:
+            replicas = 0
+        if replicas < 1:
+            raise ValueError(f"Expected --distribute N with an int N >= 1 (or no N: every GPU). Received: {args.distribute!r}")
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if args.jit and backend == "tensorflow":
+        raise ValueError(
+            "Expected --jit or --distribute, not both, on TensorFlow: Keras cannot compile a tf.distribute step with "
+            "XLA. Received: --jit --distribute. JAX compiles every step with XLA (KERAS_BACKEND=jax)"
+        )
+    return replicas
+
+
+def _prepare_host_devices(replicas):
+    """Splits the host into `replicas` devices where there is no GPU, before the backend starts (it cannot after)."""
+    if replicas == "all":
+        return
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if backend == "jax" and "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+        # Only the CPU platform reads it, so GPUs are unaffected.
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={replicas}".strip()
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        if not tf.config.list_physical_devices("GPU"):
+            cpu = tf.config.list_physical_devices("CPU")[0]
+            tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * replicas)
+
+
 def run_train(args):
     """Handler of `ganzoo train`."""
     import signal
@@ -178,6 +224,7 @@ def run_train(args):
     from ganzoo import run_folder
 
     # Argument errors first: they must not wait for TensorFlow to import.
+    distribute = _distribute_setting(args)
     if args.resume is not None:
         _check_resume_alone(args)
         out_dir = args.resume
@@ -191,6 +238,11 @@ def run_train(args):
         out_dir = os.path.join("runs", stem) if args.out is None else args.out
         if not args.overwrite and run_folder.existing_artefacts(out_dir):
             run_folder.claim(out_dir)  # raises, naming --resume/--overwrite, before TensorFlow loads
+    if distribute is None and args.resume is not None:
+        distribute = run_folder.read_record(out_dir)[1].get("distribute")
+    if distribute is not None:
+        _prepare_host_devices(distribute)
+    if args.resume is None:
         name, config = resolve_config(args)
     from ganzoo import train as train_module
 
@@ -209,7 +261,7 @@ def run_train(args):
             result = train_module.train(
                 config, out_dir, verbose=args.verbose, export_onnx=not args.no_export,
                 precision=args.precision or "float32", jit=args.jit, fd_every=args.fd_every,
-                command=_command_line(args), overwrite=args.overwrite,
+                command=_command_line(args), overwrite=args.overwrite, distribute=distribute,
             )
     except train_module.TrainingInterrupted as error:
         print(f"ganzoo train: {error}", file=sys.stderr)
