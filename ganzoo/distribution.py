@@ -66,6 +66,21 @@ def replica_rows(x):
     return ops.take(x, start + ops.arange(size), axis=0)
 
 
+def hides_batch_size():
+    """True where a `tf.data` map after `batch` would stop `fit`: JAX with a multi-process distribution.
+
+    Keras then shards the pipeline across processes and must read its batch
+    size off the graph, which TensorFlow cannot see through a map; ganzoo
+    skips its in-pipeline value check there (the step's shape and dtype
+    checks remain).
+    """
+    if keras.backend.backend() != "jax" or keras.distribution.distribution() is None:
+        return False
+    import jax
+
+    return jax.process_count() > 1
+
+
 def check_compile(jit_compile):
     """Raises for `jit_compile=True` under `tf.distribute`, which Keras cannot run (XLA across replica devices)."""
     if jit_compile is not True or keras.backend.backend() != "tensorflow":

@@ -168,7 +168,9 @@ def checked_fit_data(x, y, image_shape, num_classes):
     except ImportError:
         tf = None
     if tf is not None and isinstance(x, tf.data.Dataset):
-        return _check_dataset(x, image_shape, num_classes), y
+        from ganzoo.distribution import hides_batch_size
+
+        return (x if hides_batch_size() else _check_dataset(x, image_shape, num_classes)), y
     if hasattr(x, "__next__") and hasattr(x, "__iter__"):
         return _checked_iterator(x, num_classes), y
     return x, y
