@@ -37,6 +37,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402  (the tf.data input pipeline, on every backend)
 
+from flops import forward_flops, train_flops_per_image  # noqa: E402  (benchmarks/flops.py)
 from ganzoo.gan import GAN  # noqa: E402
 from ganzoo.models import dcgan_discriminator, dcgan_generator  # noqa: E402
 
@@ -46,30 +47,6 @@ VARIANTS = {
     "wgan_gp": dict(loss="wasserstein", discriminator_steps=5, gradient_penalty_weight=10.0),
     "cgan": dict(loss="non_saturating", num_classes=10),
 }
-
-
-def forward_flops(model):
-    """Forward FLOPs per image of the Dense/Conv layers of a functional model."""
-    total = 0
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Dense):
-            total += 2 * layer.kernel.shape[0] * layer.kernel.shape[1]
-        elif isinstance(layer, keras.layers.Conv2DTranspose):
-            h, w = layer.input.shape[1:3]
-            kh, kw, c_out, c_in = layer.kernel.shape
-            total += 2 * h * w * kh * kw * c_in * c_out
-        elif isinstance(layer, keras.layers.Conv2D):
-            h, w = layer.output.shape[1:3]
-            kh, kw, c_in, c_out = layer.kernel.shape
-            total += 2 * h * w * kh * kw * c_in * c_out
-    return total
-
-
-def train_flops_per_image(g_flops, d_flops, k, gp):
-    """Training FLOPs per real image (see the module docstring)."""
-    critic = g_flops + 2 * 3 * d_flops + (3 * d_flops if gp else 0)
-    generator = (3 * g_flops + 3 * d_flops) / k
-    return critic + generator
 
 
 class StepTimer(keras.callbacks.Callback):
