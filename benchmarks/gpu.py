@@ -72,8 +72,9 @@ def build(variant, precision, batch, image_shape, filters, latent_dim):
         keras.utils.set_random_seed(0)
         options = VARIANTS[variant]
         g = dcgan_generator(image_shape, latent_dim, filters=filters)
-        d = dcgan_discriminator(image_shape, filters=filters,
-                                normalization=None if options.get("gradient_penalty_weight") else "batch")
+        d = dcgan_discriminator(
+            image_shape, filters=filters, normalization=None if options.get("gradient_penalty_weight") else "batch"
+        )
         gan = GAN(g, d, latent_dim=latent_dim, seed=0, **options)
         betas = (0.0, 0.9) if variant == "wgan_gp" else (0.5, 0.999)
         gan.compile(*(keras.optimizers.Adam(2e-4, beta_1=betas[0], beta_2=betas[1]) for _ in range(2)))
@@ -112,13 +113,25 @@ def main(argv=None):
                     gan.train_on_batch(images)
                 times = [_timed(lambda: gan.train_on_batch(images)) for _ in range(steps)]
                 rate = len(images) / statistics.median(times)
-                results.append({"variant": variant, "batch": batch, "precision": precision, "images_per_s": rate,
-                                "flops_per_image": flops})
-                base = next(r["images_per_s"] for r in results
-                            if (r["variant"], r["batch"], r["precision"]) == (variant, batch, "float32"))
+                results.append(
+                    {
+                        "variant": variant,
+                        "batch": batch,
+                        "precision": precision,
+                        "images_per_s": rate,
+                        "flops_per_image": flops,
+                    }
+                )
+                base = next(
+                    r["images_per_s"]
+                    for r in results
+                    if (r["variant"], r["batch"], r["precision"]) == (variant, batch, "float32")
+                )
                 achieved = rate * flops
-                rows.append(f"| {variant} | {batch} | {precision} | {rate:,.0f} | {rate / base:.2f}x | "
-                            f"{flops / 1e9:.3f} | {achieved / 1e12:.1f} | {100 * achieved / peak:.1f}% |")
+                rows.append(
+                    f"| {variant} | {batch} | {precision} | {rate:,.0f} | {rate / base:.2f}x | "
+                    f"{flops / 1e9:.3f} | {achieved / 1e12:.1f} | {100 * achieved / peak:.1f}% |"
+                )
                 print(rows[-1], flush=True)
     header = (
         f"Device: {name}; bf16 peak {peak / 1e12:.0f} TFLOP/s ({peak_source}); Keras {keras.__version__}, "

@@ -16,9 +16,14 @@ does, timed on the same arrays:
 
 Metric and bound alternate, `--reps` times each (median reported), so that
 the ratio is not skewed by the load on a shared machine.
+
+`--baseline DIR` also times FD and precision/recall as implemented in another
+ganzoo checkout (e.g. `git worktree add /tmp/old ef6a2c8`), alternating with
+the current code, at d = 2048.
 """
 
 import argparse
+import importlib.util
 import statistics
 import time
 
@@ -60,11 +65,39 @@ def _time(fn):
     return time.perf_counter() - start
 
 
+def _load(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def baseline(directory, n, reps):
+    """Old vs new FD and precision/recall on the same 2048-d features, alternating."""
+    old_fd = _load(f"{directory}/ganzoo/metrics/frechet.py", "old_frechet").frechet_distance
+    old_pr = _load(f"{directory}/ganzoo/metrics/knn_precision_recall.py", "old_pr").precision_recall
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(n, 2048)), rng.normal(size=(n, 2048)) + 0.1
+    print(f"\nbaseline {directory} vs this checkout, d = 2048, median of {reps}\n")
+    print("| metric | baseline s | now s | speed-up |\n|---|---:|---:|---:|")
+    for name, old, new in (("frechet_distance", old_fd, frechet_distance), ("precision_recall", old_pr, precision_recall)):
+        old_times, new_times = [], []
+        for _ in range(reps):
+            old_times.append(_time(lambda: old(a, b)))
+            new_times.append(_time(lambda: new(a, b)))
+        o, m = statistics.median(old_times), statistics.median(new_times)
+        print(f"| {name} | {o:.2f} | {m:.2f} | {o / m:.2f}x |", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="2k samples, d = 64 and 256")
     parser.add_argument("--reps", type=int, default=3, help="alternating repetitions of metric and bound")
+    parser.add_argument("--baseline", metavar="DIR", help="another ganzoo checkout to compare FD and P/R with")
     args = parser.parse_args()
+    if args.baseline:
+        baseline(args.baseline, 2000 if args.small else 10000, args.reps)
+        return
     n, dims = (2000, (64, 256)) if args.small else (10000, (128, 2048))
     rng = np.random.default_rng(0)
     print(f"{n} x {n} features, median of {args.reps} alternating runs\n")

@@ -244,6 +244,14 @@ def _run(config, out_dir, settings, *, verbose, callbacks, resume):
         if recipe["ema_decay"] is not None:
             ema = callbacks_module.GeneratorEMA(recipe["ema_decay"])
             defaults.append(ema)
+            total_steps, horizon = steps_per_epoch * recipe["epochs"], 1.0 / (1.0 - recipe["ema_decay"])
+            if total_steps < 3 * horizon:  # the average still holds e^-3 = 5% of the untrained start
+                warnings.warn(
+                    f"ema_decay={recipe['ema_decay']} averages over about {horizon:.0f} generator steps, but the run "
+                    f"has {total_steps}: the saved EMA generator keeps {100 * recipe['ema_decay'] ** total_steps:.0f}% "
+                    "of the untrained weights. Use a smaller decay (e.g. 0.99) or more epochs.",
+                    stacklevel=2,
+                )
         fd_monitor = None
         if settings["fd_every"] and _fd_available(recipe["dataset"], gan.image_shape):
             fd_monitor = callbacks_module.FrechetDistanceMonitor(recipe["dataset"], every=settings["fd_every"], ema=ema)

@@ -94,6 +94,13 @@ def test_mixed_precision_saves_a_float32_generator_and_restores_the_policy(tmp_p
     assert result["config"]["recipe"]["ema_decay"] == 0.9
 
 
+def test_an_ema_longer_than_the_run_is_named(tmp_path):
+    """decay 0.999 averages over ~1000 steps; one digits epoch has 22: the EMA would be mostly the initial weights."""
+    with pytest.warns(UserWarning, match=r"ema_decay=0.999 averages over about 1000 generator steps, but the run has "
+                                         r"22: the saved EMA generator keeps 98% of the untrained weights"):
+        train(tiny_config("dcgan", epochs=1, ema_decay=0.999), tmp_path, verbose=0, export_onnx=False, fd_every=0)
+
+
 def test_bad_arguments_fail_before_training(tmp_path):
     with pytest.raises(ValueError, match="precision"):
         train(tiny_config(), tmp_path, precision="float16")
