@@ -8,9 +8,10 @@ For the 64x64x3 DCGAN (filters 64, latent 100) and WGAN-GP (same networks, criti
 5 critic steps, penalty 10), it times `train_on_batch` (each call returns its logs, so the device has
 finished) after two warm-up calls that compile, and reports real images consumed per second, the model
 FLOPs per image (benchmarks/flops.py), the achieved TFLOP/s, and the model FLOP utilisation (MFU) against
-the GPU's dense bf16 peak (a table of known GPUs; else the best of a measured bf16 matmul). Configurations
-start only while the time budget lasts (default 270 s), so the whole run ends in under 5 minutes; the
-rows not reached are listed as skipped. The table goes to stdout and to --out.
+the GPU's dense bf16 peak (a table of known GPUs, SXM figures; else the best of a measured bf16 matmul).
+A configuration starts only if the budget (default 270 s) still holds the time the previous one took, so
+the whole run ends in under 5 minutes; rows not reached are listed as skipped, failures (out of memory)
+as failed. The table (and a JSON copy) is rewritten after every row, to stdout and to --out.
 """
 
 import argparse
@@ -81,7 +82,10 @@ def build(variant, precision, batch, image_shape, filters, latent_dim):
     finally:
         keras.config.set_dtype_policy("float32")
     k = options.get("discriminator_steps", 1)
-    images = np.random.default_rng(0).uniform(-1, 1, (batch * k, *image_shape)).astype("float32")
+    import jax
+
+    # On the device once: a NumPy batch would be copied to the GPU inside every timed call.
+    images = jax.device_put(np.random.default_rng(0).uniform(-1, 1, (batch * k, *image_shape)).astype("float32"))
     flops = train_flops_per_image(forward_flops(g), forward_flops(d), k, bool(options.get("gradient_penalty_weight")))
     return gan, images, flops
 
@@ -101,18 +105,29 @@ def main(argv=None):
     image_shape, filters, latent_dim = (64, 64, 3), 64, 100
     name = device_name()
     peak, peak_source = bf16_peak(name)
-    start, rows, results = time.perf_counter(), [], []
-    for variant in args.variants.split(","):
-        for batch in batches:
-            for precision in args.precisions.split(","):
-                if time.perf_counter() - start > args.budget:
-                    rows.append(f"| {variant} | {batch} | {precision} | skipped (time budget) | | | | |")
-                    continue
+    header = (
+        f"Device: {name}; bf16 peak {peak / 1e12:.3g} TFLOP/s ({peak_source}); Keras {keras.__version__}, "
+        f"backend {keras.backend.backend()}; 64x64x3, filters 64, latent 100; median of {steps} steps.\n\n"
+        "| variant | batch | precision | images/s | vs float32 | GFLOP/image | TFLOP/s | MFU (bf16 peak) |\n"
+        "|---|---:|---|---:|---:|---:|---:|---:|\n"
+    )
+    start, rows, results, last = time.perf_counter(), [], [], 0.0
+    # Variants interleaved per batch size, so that a budget cut leaves the largest batches, not one variant, out.
+    configs = [(v, b, p) for b in batches for v in args.variants.split(",") for p in args.precisions.split(",")]
+    for variant, batch, precision in configs:
+        if time.perf_counter() - start + last > args.budget:
+            rows.append(f"| {variant} | {batch} | {precision} | skipped (time budget) | | | | |")
+        else:
+            began = time.perf_counter()
+            try:
                 gan, images, flops = build(variant, precision, batch, image_shape, filters, latent_dim)
                 for _ in range(2):  # compile, then one more so that the timed calls are steady
                     gan.train_on_batch(images)
                 times = [_timed(lambda: gan.train_on_batch(images)) for _ in range(steps)]
-                rate = len(images) / statistics.median(times)
+            except Exception as error:  # out of memory at a large batch, say: keep the other rows
+                rows.append(f"| {variant} | {batch} | {precision} | failed: {type(error).__name__} | | | | |")
+            else:
+                rate = images.shape[0] / statistics.median(times)
                 results.append(
                     {
                         "variant": variant,
@@ -122,29 +137,25 @@ def main(argv=None):
                         "flops_per_image": flops,
                     }
                 )
-                base = next(
+                base = [
                     r["images_per_s"]
                     for r in results
                     if (r["variant"], r["batch"], r["precision"]) == (variant, batch, "float32")
-                )
+                ]
                 achieved = rate * flops
+                versus = f"{rate / base[0]:.2f}x" if base else "-"
                 rows.append(
-                    f"| {variant} | {batch} | {precision} | {rate:,.0f} | {rate / base:.2f}x | "
-                    f"{flops / 1e9:.3f} | {achieved / 1e12:.1f} | {100 * achieved / peak:.1f}% |"
+                    f"| {variant} | {batch} | {precision} | {rate:,.0f} | {versus} | {flops / 1e9:.3f} | "
+                    f"{achieved / 1e12:.1f} | {100 * achieved / peak:.1f}% |"
                 )
-                print(rows[-1], flush=True)
-    header = (
-        f"Device: {name}; bf16 peak {peak / 1e12:.0f} TFLOP/s ({peak_source}); Keras {keras.__version__}, "
-        f"backend {keras.backend.backend()}; 64x64x3, filters 64, latent 100; median of {steps} steps.\n\n"
-        "| variant | batch | precision | images/s | vs float32 | GFLOP/image | TFLOP/s | MFU (bf16 peak) |\n"
-        "|---|---:|---|---:|---:|---:|---:|---:|\n"
-    )
-    table = header + "\n".join(rows) + "\n"
-    with open(args.out, "w") as f:
-        f.write(table)
-    with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
-        json.dump({"device": name, "bf16_peak": peak, "results": results}, f, indent=2)
-    print("\n" + table)
+            last = time.perf_counter() - began
+        print(rows[-1], flush=True)
+        # Written after every row: a run cut short still leaves its table.
+        with open(args.out, "w") as f:
+            f.write(header + "\n".join(rows) + "\n")
+        with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
+            json.dump({"device": name, "bf16_peak": peak, "results": results}, f, indent=2)
+    print("\n" + header + "\n".join(rows))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 #   echo /.whl/ >> .git/info/exclude
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
-#     keras==3.15.1 absl-py namex optree h5py ml-dtypes rich markdown-it-py mdurl pygments packaging
+#     keras==3.15.1 namex optree        (absl-py, h5py, ml-dtypes, rich, packaging: already on the device)
 # Then on the device: bash benchmarks/gpu.sh            (writes $OUT/gpu_table.md and .json; under 5 minutes)
 # A CPU check of the script here: KERAS_BACKEND=jax python benchmarks/gpu.py --small --out /tmp/gpu_small.md
 set -euo pipefail

@@ -3,8 +3,7 @@
 - JAX, `keras.distribution.DataParallel`: the train step is one SPMD program
   over the global batch (Keras shards the data and replicates the state), so
   means, noise and penalties are already global. Nothing to do.
-- TensorFlow, `tf.distribute` (`MirroredStrategy`, `MultiWorkerMirroredStrategy`):
-  Keras runs `train_step` once per replica on that replica's shard of the
+- TensorFlow, `tf.distribute.MirroredStrategy`: Keras runs `train_step` once per replica on that replica's shard of the
   batch and sums the replicas' gradients. ganzoo's losses are means over
   the replica's shard, so each replica divides its loss by the replica count
   (`loss_scale`); Keras does the same for its own losses, privately.
@@ -17,8 +16,14 @@
 
 BatchNorm computes its batch statistics per replica (as in most DCGAN code;
 `keras.layers.BatchNormalization(synchronized=True)` synchronizes them on
-TensorFlow). With per-sample networks (no BatchNorm) one data-parallel step
-equals one single-device step on the global batch, up to float summation order.
+TensorFlow), and random layers (Dropout) draw the same mask on every replica.
+With per-sample networks without random layers, one data-parallel step
+equals one single-device step on the global batch, up to float summation
+order. The global batch must divide evenly among the replicas (an error
+otherwise). Under float16 loss scaling, an overflow on one replica skips the
+step on all of them, as on one device (Keras' `LossScaleOptimizer`; tested).
+(`MultiWorkerMirroredStrategy` is not supported: Keras 3.15's `fit` fails
+under it.)
 """
 
 import keras
@@ -53,7 +58,16 @@ def gather(x):
         return x
     import tensorflow as tf
 
-    return tf.distribute.get_replica_context().all_gather(x, axis=0)
+    context = tf.distribute.get_replica_context()
+    gathered = context.all_gather(x, axis=0)
+    replicas = context.num_replicas_in_sync
+    check = tf.debugging.assert_equal(
+        tf.shape(gathered)[0] % replicas, 0,
+        message=f"Expected every global batch to divide evenly among the {replicas} replicas (e.g. "
+        "dataset.batch(..., drop_remainder=True)). Received a batch that does not",
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(gathered)
 
 
 def replica_rows(x):
@@ -155,8 +169,9 @@ def data_parallel(replicas):
         if replicas is None and devices[0].platform == "cpu":
             raise ValueError("Expected a local GPU or TPU for --distribute. Received: only the CPU; pass --distribute N")
         chosen = devices[: replicas or len(devices)]
+        previous = keras.distribution.distribution()
         keras.distribution.set_distribution(keras.distribution.DataParallel(devices=chosen))
-        return contextlib.nullcontext(), len(chosen), lambda: keras.distribution.set_distribution(None)
+        return contextlib.nullcontext(), len(chosen), lambda: keras.distribution.set_distribution(previous)
     raise ValueError(
         f"Expected the tensorflow or jax backend for --distribute. Received: KERAS_BACKEND={backend!r}; PyTorch "
         "data parallelism (DDP) is not supported by ganzoo"

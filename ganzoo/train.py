@@ -206,10 +206,10 @@ def _run(config, out_dir, settings, *, verbose, callbacks, resume):
 
     keras.utils.set_random_seed(recipe["seed"])
     previous_policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(settings["precision"])
     distribute = settings.get("distribute")  # None: one device; "all": every local accelerator; N replicas
     scope, replicas, close = (contextlib.nullcontext(), 1, lambda: None) if distribute is None else (
         distribution_module.data_parallel(None if distribute == "all" else distribute))
+    keras.mixed_precision.set_global_policy(settings["precision"])
     try:
         num_classes = config["gan"]["num_classes"]
         if recipe["batch_size"] % replicas:

@@ -5,7 +5,8 @@
 MODE: `single` (one device), `mirrored` (tf.distribute.MirroredStrategy over 2 logical CPUs),
 `dataparallel` (JAX keras.distribution.DataParallel over 2 host devices; set XLA_FLAGS and KERAS_BACKEND=jax).
 VARIANT: `dcgan` (one critic step), `wgan_gp` (2 critic steps and the gradient penalty), `bn` (a BatchNorm
-discriminator), `syncbn` (synchronized BatchNorm), `fp16` (mixed_float16: a LossScaleOptimizer per network), `noise` (records each replica's noise). The networks are tiny and deterministic given the seed.
+discriminator), `syncbn` (synchronized BatchNorm), `fp16` (mixed_float16: a LossScaleOptimizer per network),
+`overflow` (fp16 where only the second half of the batch overflows D's float16 layer), `noise` (records each replica's noise). The networks are tiny and deterministic given the seed.
 """
 
 import os
@@ -24,7 +25,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import layers  # noqa: E402
 
-if VARIANT == "fp16":
+if VARIANT in ("fp16", "overflow"):
     keras.config.set_dtype_policy("mixed_float16")
 
 from ganzoo.gan import GAN  # noqa: E402
@@ -41,7 +42,9 @@ def networks():
     generator = keras.Model(z, image, name="generator")
     images = keras.Input(SHAPE)
     h = layers.Flatten()(images)
-    h = layers.Dense(8)(h)
+    h = layers.Dense(8, kernel_initializer="ones" if VARIANT == "overflow" else "glorot_uniform")(h)
+    if VARIANT == "overflow":  # 16 pixels of 1.0 times 5000: 80000 > 65504, inf in float16; pixels of 0: finite
+        h = layers.Rescaling(5000.0)(h)
     if VARIANT in ("bn", "syncbn"):
         h = layers.BatchNormalization(synchronized=VARIANT == "syncbn")(h)
     h = layers.LeakyReLU(0.2)(h)
@@ -58,12 +61,15 @@ def build():
     )
     gan = GAN(generator, discriminator, latent_dim=LATENT, seed=7, **options)
     gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1))
-    if VARIANT == "fp16":
+    if VARIANT in ("fp16", "overflow"):
         assert isinstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer)
     return gan
 
 
 data = np.random.default_rng(0).uniform(-1, 1, (BATCH * STEPS, *SHAPE)).astype("float32")
+if VARIANT == "overflow":  # replica 0 gets the zeros, replica 1 the ones
+    halves = [np.zeros((BATCH // 2, *SHAPE)), np.ones((BATCH // 2, *SHAPE))]
+    data = np.concatenate(halves[::-1] if os.environ.get("OVERFLOW_FIRST") else halves).astype("float32")
 
 if MODE == "mirrored":
     import tensorflow as tf

@@ -56,6 +56,17 @@ def test_mirrored_strategy_step_under_mixed_float16(tmp_path):
     assert max_difference(step(tmp_path, "single", "fp16"), step(tmp_path, "mirrored", "fp16")) < 1e-4
 
 
+@pytest.mark.parametrize("overflowing_replica", [0, 1])
+def test_an_overflow_on_one_replica_skips_the_step_everywhere(tmp_path, monkeypatch, overflowing_replica):
+    """mixed_float16, and only one replica's half of the batch overflows D's float16 layer: as on one device, the
+    update is skipped (no inf reaches the weights), whichever replica overflowed."""
+    if overflowing_replica == 0:
+        monkeypatch.setenv("OVERFLOW_FIRST", "1")
+    single, mirrored = step(tmp_path, "single", "overflow"), step(tmp_path, "mirrored", "overflow")
+    assert all(np.isfinite(w).all() for w in mirrored)
+    assert max_difference(single, mirrored) == 0.0
+
+
 def test_batch_norm_statistics_are_per_replica(tmp_path):
     """The documented choice: plain BatchNormalization normalizes each replica's shard by its own statistics (as
     the DCGAN reference code does), so the step differs from one device; synchronized=True (tested above) matches."""

@@ -179,6 +179,20 @@ def _check_resume_alone(args):
         )
 
 
+def _configured_backend():
+    """The Keras backend this process will use, read as Keras reads it (before Keras is imported)."""
+    import json
+
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        with open(os.path.join(home, "keras.json")) as f:
+            return json.load(f).get("backend", "tensorflow")
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
+
+
 def _distribute_setting(args):
     """`--distribute` as `train(distribute=...)` takes it; sets JAX's host device count before JAX starts."""
     if args.distribute is None:
@@ -191,8 +205,11 @@ def _distribute_setting(args):
         except ValueError:
             replicas = 0
         if replicas < 1:
-            raise ValueError(f"Expected --distribute N with an int N >= 1 (or no N: every GPU). Received: {args.distribute!r}")
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+            raise ValueError(
+                f"Expected --distribute N with an int N >= 1 (or no N: every GPU; put a bare --distribute after the "
+                f"variant or preset name). Received: {args.distribute!r}"
+            )
+    backend = _configured_backend()
     if args.jit and backend == "tensorflow":
         raise ValueError(
             "Expected --jit or --distribute, not both, on TensorFlow: Keras cannot compile a tf.distribute step with "
@@ -205,7 +222,7 @@ def _prepare_host_devices(replicas):
     """Splits the host into `replicas` devices where there is no GPU, before the backend starts (it cannot after)."""
     if replicas == "all":
         return
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    backend = _configured_backend()
     if backend == "jax" and "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
         # Only the CPU platform reads it, so GPUs are unaffected.
         os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={replicas}".strip()
