@@ -1,11 +1,7 @@
 """Generator and discriminator builders, one file per family."""
 
-from ganzoo.models.dcgan import (
-    dcgan_discriminator,
-    dcgan_generator,
-    label_channels,
-    upsampling_plan,
-)
+from ganzoo.models.blocks import label_channels, upsampling_plan
+from ganzoo.models.dcgan import dcgan_discriminator, dcgan_generator
 from ganzoo.models.layers import LabelMap, OneHot
 from ganzoo.models.resnet import resnet_discriminator, resnet_generator
 from ganzoo.models.spectral_norm import SpectralNorm

@@ -82,3 +82,34 @@ def upsampling_plan(image_shape):
             f"Received: image_shape={tuple(image_shape)!r}"
         )
     return h0, w0, h_stages
+
+
+def check_discriminator_options(normalization, spectral_norm):
+    """Raises unless `normalization` is one of `NORMALIZATIONS` and `spectral_norm` a bool."""
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(
+            f"Expected normalization to be one of {NORMALIZATIONS}. Received: normalization={normalization!r}"
+        )
+    if not isinstance(spectral_norm, bool):
+        raise ValueError(f"Expected spectral_norm to be True or False. Received: spectral_norm={spectral_norm!r}")
+
+
+def generator_inputs(latent_dim, num_classes, dtype=None):
+    """Returns `(inputs, x)`: the input `z` (and `label`) and z with the one-hot label concatenated when conditional."""
+    z = keras.Input((latent_dim,), name="z")
+    if num_classes is None:
+        return z, z
+    label = keras.Input((), dtype="int32", name="label")
+    # Keras' own CategoryEncoding (not a ganzoo layer), so the file loads with plain Keras.
+    one_hot = layers.CategoryEncoding(num_classes, output_mode="one_hot", dtype=dtype, name="label_one_hot")(label)
+    return [z, label], layers.Concatenate(dtype=dtype, name="z_and_label")([z, one_hot])  # (batch, latent + classes)
+
+
+def discriminator_inputs(image_shape, num_classes, dtype=None):
+    """Returns `(inputs, x)`: the input `image` (and `label`) and the image with one channel per class when conditional."""
+    image = keras.Input(image_shape, name="image")
+    if num_classes is None:
+        return image, image
+    label = keras.Input((), dtype="int32", name="label")
+    label_map = label_channels(label, num_classes, image_shape, dtype)  # (batch, H, W, classes)
+    return [image, label], layers.Concatenate(dtype=dtype, name="image_and_label")([image, label_map])

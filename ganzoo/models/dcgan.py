@@ -9,12 +9,13 @@ import keras
 from keras import layers
 
 from ganzoo.models.blocks import (
-    NORMALIZATIONS,
+    check_discriminator_options,
     check_image_shape,
     check_num_classes,
     check_positive_int,
+    discriminator_inputs,
+    generator_inputs,
     init,
-    label_channels,
     upsampling_plan,
 )
 from ganzoo.models.spectral_norm import SpectralNorm
@@ -54,15 +55,7 @@ def dcgan_generator(image_shape, latent_dim, *, num_classes=None, filters=64, dt
     check_num_classes(num_classes)
     h0, w0, stages = upsampling_plan(image_shape)
 
-    z = keras.Input((latent_dim,), name="z")
-    inputs = [z]
-    x = z
-    if num_classes is not None:
-        label = keras.Input((), dtype="int32", name="label")
-        inputs.append(label)
-        # Keras' own CategoryEncoding (not a ganzoo layer), so the file loads with plain Keras.
-        one_hot = layers.CategoryEncoding(num_classes, output_mode="one_hot", dtype=dtype, name="label_one_hot")(label)
-        x = layers.Concatenate(dtype=dtype, name="z_and_label")([z, one_hot])  # (batch, latent_dim + classes)
+    inputs, x = generator_inputs(latent_dim, num_classes, dtype)
 
     width = filters * 2 ** (stages - 1)
     x = layers.Dense(h0 * w0 * width, use_bias=False, kernel_initializer=init(), dtype=dtype, name="project")(x)
@@ -81,7 +74,7 @@ def dcgan_generator(image_shape, latent_dim, *, num_classes=None, filters=64, dt
         image_shape[-1], 4, strides=2, padding="same", kernel_initializer=init(), dtype="float32", name="to_image"
     )(x)  # (batch, H, W, C)
     image = layers.Activation("tanh", dtype="float32", name="image")(x)
-    return keras.Model(inputs if num_classes is not None else z, image, name=name)
+    return keras.Model(inputs, image, name=name)
 
 
 def dcgan_discriminator(
@@ -117,25 +110,13 @@ def dcgan_discriminator(
     image_shape = check_image_shape(image_shape)
     check_positive_int("filters", filters)
     check_num_classes(num_classes)
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(
-            f"Expected normalization to be one of {NORMALIZATIONS}. Received: normalization={normalization!r}"
-        )
-    if not isinstance(spectral_norm, bool):
-        raise ValueError(f"Expected spectral_norm to be True or False. Received: spectral_norm={spectral_norm!r}")
+    check_discriminator_options(normalization, spectral_norm)
     _, _, stages = upsampling_plan(image_shape)
 
     def weighted(layer, name):  # SpectralNorm takes the layer's name so weight paths stay readable
         return SpectralNorm(layer, dtype=layer.dtype_policy, name=name) if spectral_norm else layer
 
-    image = keras.Input(image_shape, name="image")
-    inputs = [image]
-    x = image
-    if num_classes is not None:
-        label = keras.Input((), dtype="int32", name="label")
-        inputs.append(label)
-        label_map = label_channels(label, num_classes, image_shape, dtype)  # (batch, H, W, classes)
-        x = layers.Concatenate(dtype=dtype, name="image_and_label")([image, label_map])  # (batch, H, W, C + classes)
+    inputs, x = discriminator_inputs(image_shape, num_classes, dtype)
 
     width = filters
     for i in range(stages):
@@ -151,4 +132,4 @@ def dcgan_discriminator(
     x = layers.Flatten(dtype=dtype, name="flatten")(x)
     dense = layers.Dense(1, kernel_initializer=init(), dtype="float32", name="logit_dense" if spectral_norm else "logit")
     logit = weighted(dense, "logit")(x)
-    return keras.Model(inputs if num_classes is not None else image, logit, name=name)
+    return keras.Model(inputs, logit, name=name)

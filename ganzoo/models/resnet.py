@@ -15,11 +15,12 @@ import keras
 from keras import layers
 
 from ganzoo.models.blocks import (
-    NORMALIZATIONS,
+    check_discriminator_options,
     check_image_shape,
     check_num_classes,
     check_positive_int,
-    label_channels,
+    discriminator_inputs,
+    generator_inputs,
     upsampling_plan,
 )
 from ganzoo.models.spectral_norm import SpectralNorm
@@ -108,13 +109,7 @@ def resnet_generator(image_shape, latent_dim, *, num_classes=None, filters=128, 
     check_num_classes(num_classes)
     h0, w0, stages = upsampling_plan(image_shape)
 
-    z = keras.Input((latent_dim,), name="z")
-    x, inputs = z, [z]
-    if num_classes is not None:
-        label = keras.Input((), dtype="int32", name="label")
-        inputs.append(label)
-        one_hot = layers.CategoryEncoding(num_classes, output_mode="one_hot", dtype=dtype, name="label_one_hot")(label)
-        x = layers.Concatenate(dtype=dtype, name="z_and_label")([z, one_hot])  # (batch, latent_dim + classes)
+    inputs, x = generator_inputs(latent_dim, num_classes, dtype)
     x = layers.Dense(h0 * w0 * filters, kernel_initializer="glorot_uniform", dtype=dtype, name="project")(x)
     x = layers.Reshape((h0, w0, filters), dtype=dtype, name="to_feature_map")(x)  # (batch, h0, w0, filters)
     for i in range(stages):
@@ -125,7 +120,7 @@ def resnet_generator(image_shape, latent_dim, *, num_classes=None, filters=128, 
         image_shape[-1], 3, padding="same", kernel_initializer="glorot_uniform", dtype="float32", name="to_image"
     )(x)  # (batch, H, W, C)
     image = layers.Activation("tanh", dtype="float32", name="image")(x)
-    return keras.Model(inputs if num_classes is not None else z, image, name=name)
+    return keras.Model(inputs, image, name=name)
 
 
 def resnet_discriminator(
@@ -161,21 +156,10 @@ def resnet_discriminator(
     image_shape = check_image_shape(image_shape)
     check_positive_int("filters", filters)
     check_num_classes(num_classes)
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(
-            f"Expected normalization to be one of {NORMALIZATIONS}. Received: normalization={normalization!r}"
-        )
-    if not isinstance(spectral_norm, bool):
-        raise ValueError(f"Expected spectral_norm to be True or False. Received: spectral_norm={spectral_norm!r}")
+    check_discriminator_options(normalization, spectral_norm)
     _, _, stages = upsampling_plan(image_shape)
 
-    image = keras.Input(image_shape, name="image")
-    x, inputs = image, [image]
-    if num_classes is not None:
-        label = keras.Input((), dtype="int32", name="label")
-        inputs.append(label)
-        label_map = label_channels(label, num_classes, image_shape, dtype)  # (batch, H, W, classes)
-        x = layers.Concatenate(dtype=dtype, name="image_and_label")([image, label_map])
+    inputs, x = discriminator_inputs(image_shape, num_classes, dtype)
     options = {"normalization": normalization, "spectral_norm": spectral_norm}
     for i in range(stages):
         x = _down_block(x, filters, dtype, f"block{i}", first=i == 0, downsample=True, **options)
@@ -186,4 +170,4 @@ def resnet_discriminator(
         1, kernel_initializer="glorot_uniform", dtype="float32", name="logit_dense" if spectral_norm else "logit"
     )
     logit = SpectralNorm(dense, dtype="float32", name="logit")(x) if spectral_norm else dense(x)
-    return keras.Model(inputs if num_classes is not None else image, logit, name=name)
+    return keras.Model(inputs, logit, name=name)
