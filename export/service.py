@@ -18,7 +18,7 @@ the parameter and the expected form; the service stays up. Queries are
 checked on the event loop; images are made in Starlette's thread pool
 (onnxruntime sessions are thread-safe and release the GIL).
 
-Needs the `serve` extra (`pip install 'ganzoo[serve]'`: Starlette and
+Needs the `serve` extra (`pip install 'keras-ganzoo[serve]'`: Starlette and
 Uvicorn) on top of the base install; no TensorFlow, no Keras.
 
 Example:

@@ -43,19 +43,11 @@ def __getattr__(name):
     return value
 
 
-_TRAINING_MODULES = ("keras", "tensorflow", "jax", "torch", "sklearn", "matplotlib", "onnx", "tf2onnx")
-
-
 def missing_backend_message(error, what):
-    """The message for a missing training dependency: which extra installs it."""
-    missing = getattr(error, "name", None) or str(error)
-    if not any(str(missing).split(".")[0] == module for module in _TRAINING_MODULES):
-        return str(error)
-    return (
-        f"{what} needs Keras 3 with a backend (missing: {missing}). Install one of the extras: "
-        "pip install 'ganzoo[tensorflow]', 'ganzoo[jax]' or 'ganzoo[torch]'. "
-        "The base install (numpy, onnxruntime, pillow) is the ONNX runtime and the zoo client only."
-    )
+    """The message for a missing training dependency: what is missing and which extra brings it."""
+    from ganzoo.install_hints import training_import_error
+
+    return str(training_import_error(what, error))
 
 
 def __dir__():

@@ -13,7 +13,13 @@ happens; `MetricsLog` draws the 0.5 line next to `d_real` and `d_fake`.
 import sys
 import warnings
 
-import keras
+
+try:  # the base install has no Keras: say which extra brings it
+    import keras
+except ImportError as error:
+    from ganzoo.install_hints import training_import_error
+
+    raise training_import_error('ganzoo.balance', error) from None
 
 # Losses whose d_real / d_fake are probabilities (sigmoid of the logits).
 PROBABILITY_LOSSES = ("non_saturating", "minimax")

@@ -17,8 +17,14 @@ import os
 import time
 import warnings
 
-import keras
 import numpy as np
+
+try:  # the base install has no Keras: say which extra brings it
+    import keras
+except ImportError as error:
+    from ganzoo.install_hints import training_import_error
+
+    raise training_import_error('ganzoo.callbacks', error) from None
 
 from ganzoo.hub import write_atomic
 from ganzoo.images import save_grid

@@ -11,6 +11,7 @@ import os
 import sys
 
 import ganzoo
+from ganzoo import tf_logging
 
 COMMAND_MODULES = (
     "ganzoo.commands.train",
@@ -40,7 +41,7 @@ def build_parser():
 
 def main(argv=None):
     """Entry point of the `ganzoo` console script; returns the exit status."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    tf_logging.use_default_level()  # TensorFlow's start-up lines read as failures; a user's own level wins
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args) or 0

@@ -13,9 +13,15 @@ import os
 import struct
 import zlib
 
-import keras
 import numpy as np
-import tensorflow as tf
+
+try:  # the base install has no Keras: say which extra brings it
+    import keras
+    import tensorflow as tf
+except ImportError as error:
+    from ganzoo.install_hints import training_import_error
+
+    raise training_import_error('ganzoo.data', error) from None
 
 DATASETS = ("digits", "fashion_mnist", "mnist", "cifar10", "folder:PATH")
 DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"

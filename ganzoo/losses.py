@@ -9,7 +9,13 @@ that pair.
 
 import collections
 
-from keras import ops
+
+try:  # the base install has no Keras: say which extra brings it
+    from keras import ops
+except ImportError as error:
+    from ganzoo.install_hints import training_import_error
+
+    raise training_import_error('ganzoo.losses', error) from None
 
 AdversarialLoss = collections.namedtuple(
     "AdversarialLoss", ["discriminator_loss", "generator_loss", "smoothable"]

@@ -139,6 +139,25 @@ def _same_images(config, weights_file):
     )
 
 
+def _read_ganzoo_json(target):
+    """Returns (the file's JSON, its preset config); refuses a file that is not a ganzoo preset or run record."""
+    try:
+        payload = json.loads(target.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise ValueError(f"Expected a ganzoo preset or run.json (JSON). Received: {target}, which is not JSON ({error})") from None
+    nested = target.name == "run.json"
+    config = payload.get("config") if nested and isinstance(payload, dict) else payload
+    # A preset in either form names its networks: a builder entry now, a Keras graph in 0.1.
+    networks = [config.get(key) for key in ("generator", "discriminator")] if isinstance(config, dict) else []
+    if not networks or not all(isinstance(n, dict) and ("builder" in n or "class_name" in n) for n in networks):
+        what = "a run.json whose `config` is a ganzoo preset" if nested else "a ganzoo preset JSON"
+        keys = sorted(config)[:8] if isinstance(config, dict) else type(config).__name__
+        raise ValueError(
+            f"Expected {what} (with `generator` and `discriminator` networks). Received: {target}, holding {keys}"
+        )
+    return payload, config
+
+
 def migrate_path(path):
     """Upgrades a preset JSON file or a run folder (`config.json`, `run.json`) in place; returns the files changed."""
     path = Path(path)
@@ -149,9 +168,8 @@ def migrate_path(path):
     for target in targets:
         if not target.is_file():
             continue
-        payload = json.loads(target.read_text(encoding="utf-8"))
+        payload, config = _read_ganzoo_json(target)
         nested = target.name == "run.json"
-        config = payload.get("config") if nested else payload
         upgraded = upgrade_config(config, source=str(target))
         if upgraded is config:
             continue

@@ -8,8 +8,14 @@ depends on a ganzoo layer: networks built with plain Keras layers (an
 `Embedding` or `CategoryEncoding` for the label) work the same.
 """
 
-import keras
-from keras import ops
+
+try:  # the base install has no Keras: say which extra brings it
+    import keras
+    from keras import ops
+except ImportError as error:
+    from ganzoo.install_hints import training_import_error
+
+    raise training_import_error('ganzoo.networks', error) from None
 
 
 def _label_encoders(model):

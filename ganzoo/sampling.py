@@ -1,7 +1,13 @@
 """Sampling from a generator: noise, label checks and batched generation."""
 
-import keras
 import numpy as np
+
+try:  # the base install has no Keras: say which extra brings it
+    import keras
+except ImportError as error:
+    from ganzoo.install_hints import training_import_error
+
+    raise training_import_error('ganzoo.sampling', error) from None
 
 from ganzoo.networks import describe_generator
 

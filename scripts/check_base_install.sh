@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks the base install that apps use: `pip install ganzoo` with no extras, in
+# Checks the base install that apps use: `pip install keras-ganzoo` with no extras, in
 # a fresh virtual environment (numpy, onnxruntime and pillow from PyPI; no Keras,
 # no TensorFlow, no onnx), run from another directory. It must list presets,
 # generate from a preset name (shipped, and downloaded from an HTTP mirror on

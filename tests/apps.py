@@ -18,7 +18,7 @@ def no_training_stack_env(tmp_path, blocked=TRAINING_STACK):
     """Environment for a subprocess in which importing Keras, any backend or the exporter fails.
 
     A `sitecustomize.py` puts a finder first on `sys.meta_path` that refuses
-    those modules, as in a base install (`pip install ganzoo`) that lacks
+    those modules, as in a base install (`pip install keras-ganzoo`) that lacks
     them. `onnxruntime` stays importable.
     """
     folder = Path(tmp_path) / "no_training_stack"

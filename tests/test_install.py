@@ -56,7 +56,7 @@ def test_non_editable_install_runs_from_another_directory():
 
 @pytest.mark.slow
 def test_base_install_runs_presets_without_keras():
-    """`pip install ganzoo` (no extras) in a fresh venv: generate from a preset name, shipped or on an HTTP mirror."""
+    """`pip install keras-ganzoo` (no extras) in a fresh venv: generate from a preset name, shipped or on an HTTP mirror."""
     result = subprocess.run(
         ["bash", str(REPO / "scripts" / "check_base_install.sh")], capture_output=True, text=True, timeout=900,
         env={**os.environ, "PYTHON": sys.executable},

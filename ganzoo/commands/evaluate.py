@@ -17,11 +17,25 @@ def register(subparsers):
     parser.add_argument("--dataset", help="dataset to compare with (default: the preset's or run's recipe dataset)")
     parser.add_argument("-n", type=int, default=10_000, help="generated samples (default 10000)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", dest="json_path", help="where to write the table as JSON (default: evaluation_<name>.json)")
+    parser.add_argument(
+        "--json",
+        dest="json_path",
+        help="where to write the table as JSON (default: RUN_DIR/evaluation.json for a run folder, "
+        "<file>.evaluation.json beside a .keras file, ./evaluation_<name>.json for a preset)",
+    )
     parser.add_argument("--no-baseline", action="store_true", help="skip the real-data baseline")
     parser.add_argument("--hub", help="hub URL for preset downloads (default: GANZOO_HUB_URL or the shipped zoo)")
     parser.add_argument("--write-preset", action="store_true", help="store the figures in the preset's JSON 'quality' field (developers)")
     parser.set_defaults(handler=run)
+
+
+def default_json_path(model, name):
+    """Where `ganzoo evaluate` writes its JSON: beside the run or file it measured; a preset's in the current folder."""
+    if os.path.isdir(model):
+        return os.path.join(model, "evaluation.json")
+    if model.endswith(".keras"):
+        return os.path.splitext(model)[0] + ".evaluation.json"
+    return f"evaluation_{name}.json"  # a preset's files live in the package or the cache
 
 
 def _resolve(model, dataset, hub):
@@ -50,6 +64,9 @@ def _resolve(model, dataset, hub):
 
 
 def run(args):
+    from ganzoo import tf_logging
+
+    tf_logging.import_tensorflow_quietly()
     from ganzoo.evaluate import evaluate_generator, format_table, real_baseline, real_test_features
     from ganzoo.metrics import classifier_feature_extractor
 
@@ -65,9 +82,10 @@ def run(args):
     result = {"model": args.model, "dataset": dataset, "figures": rows[name]}
     if not args.no_baseline:
         result["baseline"] = rows[f"real data (train vs test, {dataset})"]
-    path = args.json_path or f"evaluation_{name}.json"
-    with open(path, "w") as f:
-        json.dump(result, f, indent=2)
+    path = args.json_path or default_json_path(args.model, name)
+    from ganzoo.hub import write_atomic
+
+    write_atomic(path, (json.dumps(result, indent=2) + "\n").encode("utf-8"))
     print(f"\nWrote {path}")
     if args.write_preset:
         if preset is None:

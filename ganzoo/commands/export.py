@@ -2,6 +2,8 @@
 
 import sys
 
+from ganzoo import tf_logging
+
 
 def register(subparsers):
     """Adds the `export` command to the `ganzoo` CLI."""
@@ -37,6 +39,10 @@ def run_export(args):
         if not os.path.isfile(os.path.join(model, "generator.keras")):
             raise FileNotFoundError(f"Expected a run folder holding generator.keras. Received: {model!r}")
         model = os.path.join(model, "generator.keras")
+    from ganzoo.install_hints import require
+
+    require("ganzoo export", "keras", "tensorflow", "tf2onnx", "onnx")
+    tf_logging.import_tensorflow_quietly()
     from ganzoo import export  # lazily: imports Keras and TensorFlow
     from ganzoo.export.verification import VerificationError
 

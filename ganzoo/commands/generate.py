@@ -1,7 +1,7 @@
 """`ganzoo generate`: a generator (preset, .onnx, .keras or run folder) -> a PNG grid.
 
 Preset names and `.onnx` files run in onnxruntime, so this works from the
-base install (`pip install ganzoo`) without TensorFlow or Keras, and starts
+base install (`pip install keras-ganzoo`) without TensorFlow or Keras, and starts
 in about a second. `.keras` files and run folders need Keras (a backend
 extra); a run folder without Keras falls back to its `generator.onnx`.
 """
@@ -60,9 +60,11 @@ def _keras_available():
 
 
 def _needs_keras(what):
+    from ganzoo.install_hints import missing_message
+
     return ImportError(
-        f"ganzoo generate {what} needs Keras (pip install 'ganzoo[tensorflow]', 'ganzoo[jax]' or 'ganzoo[torch]'); "
-        "preset names and .onnx files work with the base install"
+        missing_message(f"ganzoo generate {what}", ["keras"])
+        + "; preset names and .onnx files work with the base install"
     )
 
 

@@ -17,7 +17,7 @@ def register(subparsers):
         description=(
             "Serve a preset's ONNX generator (or an .onnx file) over HTTP with onnxruntime: "
             "GET /generate?n=16&seed=0&label=3 (a PNG grid), GET /metadata (JSON), GET /healthz. "
-            "Needs pip install 'ganzoo[serve]'."
+            "Needs pip install 'keras-ganzoo[serve]'."
         ),
     )
     parser.add_argument("source", metavar="PRESET_OR_ONNX", help="a preset name or an .onnx file exported by ganzoo")
@@ -71,14 +71,12 @@ def run_serve(args):
         raise ValueError(f"Expected --max-n to be a positive int. Received: --max-n {args.max_n}")
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"Expected --threads to be a positive int. Received: --threads {args.threads}")
-    try:
-        import uvicorn
+    from ganzoo.install_hints import require
 
-        from ganzoo.export.service import create_app
-    except ImportError as error:
-        raise ImportError(
-            f"ganzoo serve needs Starlette and Uvicorn (missing: {error.name}): pip install 'ganzoo[serve]'"
-        ) from None
+    require("ganzoo serve", "starlette", "uvicorn")
+    import uvicorn
+
+    from ganzoo.export.service import create_app
     generator = open_generator(args.source, args.hub, args.threads)
     # A file is named by its base name: /metadata must not show the server's folders.
     app = create_app(generator, max_n=args.max_n, name=os.path.basename(args.source))

@@ -7,6 +7,7 @@ import os
 import shlex
 import sys
 
+from ganzoo import tf_logging
 from ganzoo.config import VARIANTS
 
 # Options that only make sense when the networks are built here (a variant);
@@ -255,6 +256,7 @@ def run_train(args):
         out_dir = os.path.join("runs", stem) if args.out is None else args.out
         if not args.overwrite and run_folder.existing_artefacts(out_dir):
             run_folder.claim(out_dir)  # raises, naming --resume/--overwrite, before TensorFlow loads
+    tf_logging.import_tensorflow_quietly()  # the argument checks above must not wait for it
     if distribute is None and args.resume is not None:
         distribute = run_folder.read_record(out_dir)[1].get("distribute")
     if distribute is not None:
