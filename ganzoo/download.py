@@ -2,26 +2,41 @@
 
 The zoo client downloads preset files with this, so that the base install
 (numpy, onnxruntime, pillow: no Keras) can fetch an ONNX generator. Every
-download is bounded three ways: a stall deadline (no byte for
-`stall_seconds`), an overall deadline (checked between reads, so a download
-ends within `deadline_seconds + stall_seconds`), and a size cap (a server
-that sends more than the preset's `size_bytes` is cut off before the disk
-fills).
-Whatever goes wrong, the partial file is removed.
+download is bounded three ways, whatever the server does:
+
+- a response deadline: connecting, the TLS handshake, sending the request
+  and receiving the status line and every header (over all redirects) take
+  at most `connect_seconds` in total, however slowly the bytes trickle in;
+- a minimum rate, as curl's `--speed-limit`/`--speed-time`: the body is
+  abandoned when its average rate over the last `speed_time` seconds is
+  under `speed_limit` bytes/s (a stall is the case of no byte at all). A
+  trickling mirror fails within a minute; a large file on a slow honest
+  link (above the floor) completes however long it takes;
+- a size cap `max_bytes` (the preset's `size_bytes`): the stream stops at
+  `max_bytes + 1` bytes, and no byte past the cap is written.
+
+A watchdog thread enforces the time limits: when one is broken it shuts the
+connection's sockets down, which ends any read blocked on them. Whatever
+goes wrong, the partial file is removed.
 
 Example:
-    >>> download("http://127.0.0.1:8000/dcgan_digits.onnx", "/tmp/x.part", max_bytes=500_000)
+    >>> download("http://127.0.0.1:8000/dcgan_digits.onnx", "/tmp/x.part", max_bytes=402832)
     402832
 """
 
+import collections
 import http.client
 import os
+import socket
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
-STALL_SECONDS = 60
-DEADLINE_SECONDS = 600
+CONNECT_SECONDS = 30  # connect + request + status line + headers, all redirects together
+SPEED_LIMIT = 1024  # bytes/s: the slowest average rate accepted ...
+SPEED_TIME = 30  # ... over this many seconds
 _CHUNK = 1 << 16
 
 
@@ -29,78 +44,249 @@ class DownloadError(ConnectionError):
     """A download failed: unreachable, cut off, too slow or too large."""
 
 
-def _stream(url, sink, *, max_bytes, stall_seconds, deadline_seconds):
-    """GETs `url` and passes each chunk to `sink`; returns the byte count. See `download` for errors."""
-    start = time.monotonic()
-    written = 0
+class DownloadTooLarge(DownloadError):
+    """The server sent (or announced) more than `max_bytes`."""
+
+
+class _Watchdog:
+    """Breaks the connection when the response deadline or the rate floor is missed.
+
+    It keeps a `dup()` of every socket the download opens (so that it never
+    touches a descriptor number the process has reused) and calls
+    `shutdown()` on it: shutting down any descriptor of a TCP socket ends
+    reads blocked on the others, TLS included.
+    """
+
+    def __init__(self, connect_seconds, speed_limit, speed_time):
+        self.connect_seconds, self.speed_limit, self.speed_time = connect_seconds, speed_limit, speed_time
+        self.start = time.monotonic()
+        self.body_start = None
+        self.received = 0  # body bytes so far, written by the reading thread
+        self.reason = None
+        self._lock = threading.Lock()
+        self._sockets = []
+        self._stopped = threading.Event()
+        self._tick = max(0.01, min(0.1, connect_seconds / 10, speed_time / 10))
+        self._thread = threading.Thread(target=self._watch, name="ganzoo-download-watchdog", daemon=True)
+        self._thread.start()
+
+    def create_connection(self, address, timeout=None, source_address=None, *args, **kwargs):
+        """`socket.create_connection`, bounded by what is left of the response deadline, and watched."""
+        left = self.connect_seconds - (time.monotonic() - self.start)
+        if left <= 0 or self.reason:
+            raise TimeoutError(f"no response within {self.connect_seconds} s")
+        if isinstance(timeout, (int, float)):
+            left = min(left, timeout)
+        sock = socket.create_connection(address, left, source_address, *args, **kwargs)
+        with self._lock:
+            if self.reason or self._stopped.is_set():
+                sock.close()
+                raise TimeoutError(f"no response within {self.connect_seconds} s")
+            self._sockets.append(sock.dup())
+        return sock
+
+    def body_started(self):
+        self.body_start = time.monotonic()
+
+    def _fire(self, reason):
+        with self._lock:
+            if self._stopped.is_set():
+                return
+            self.reason = reason
+            for sock in self._sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:  # already closed by the peer
+                    pass
+
+    def _watch(self):
+        samples = collections.deque()  # (time, bytes received): the last `speed_time` seconds
+        while not self._stopped.wait(self._tick):
+            now = time.monotonic()
+            if self.body_start is None:
+                if now - self.start > self.connect_seconds:
+                    return self._fire("headers")
+                continue
+            if not samples:
+                samples.append((self.body_start, 0))
+            samples.append((now, self.received))
+            while len(samples) > 1 and samples[1][0] <= now - self.speed_time:
+                samples.popleft()
+            since, count = samples[0]
+            if now - since >= self.speed_time and self.received - count < self.speed_limit * (now - since):
+                return self._fire("slow" if self.received > count else "stall")
+
+    def stop(self):
+        """Ends the watch and closes its socket copies (the download's own sockets are the caller's)."""
+        with self._lock:
+            self._stopped.set()
+            for sock in self._sockets:
+                sock.close()
+        self._thread.join()
+
+    def check(self, url, written):
+        """Raises the `DownloadError` of a broken limit, if any."""
+        if self.reason == "headers":
+            raise DownloadError(
+                f"Could not download {url}: no complete response within {self.connect_seconds} s "
+                "(connecting, the request and the response headers)"
+            )
+        if self.reason == "stall":
+            raise DownloadError(
+                f"The download of {url} stalled: no data for {self.speed_time} s ({written} bytes so far)"
+            )
+        if self.reason == "slow":
+            raise DownloadError(
+                f"The download of {url} was slower than {self.speed_limit} bytes/s over {self.speed_time} s "
+                f"({written} bytes so far)"
+            )
+
+
+class _Redirect(urllib.request.HTTPRedirectHandler):
+    """Follows redirects without reading their bodies (urllib reads them whole, and a hostile one is endless)."""
+
+    def http_error_302(self, req, fp, code, msg, headers):
+        fp.close()  # a closed response reads as b""
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+
+def _opener(watchdog):
+    """An opener for http(s) only (no ftp:, file:, data:), whose connections the watchdog owns."""
+
+    class Connection(http.client.HTTPConnection):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._create_connection = watchdog.create_connection
+
+    class Handler(urllib.request.HTTPHandler):
+        def http_open(self, req):
+            return self.do_open(Connection, req)
+
+    handlers = [urllib.request.ProxyHandler(), urllib.request.UnknownHandler(), Handler()]
+    if hasattr(http.client, "HTTPSConnection"):  # Python built with ssl
+
+        class SecureConnection(http.client.HTTPSConnection):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self._create_connection = watchdog.create_connection
+
+        class SecureHandler(urllib.request.HTTPSHandler):
+            def https_open(self, req):
+                return self.do_open(SecureConnection, req, context=self._context)
+
+        handlers.append(SecureHandler())
+    opener = urllib.request.OpenerDirector()
+    for handler in handlers + [
+        _Redirect(),
+        urllib.request.HTTPDefaultErrorHandler(),
+        urllib.request.HTTPErrorProcessor(),
+    ]:
+        opener.add_handler(handler)
+    return opener
+
+
+def _open(opener, url, watchdog):
+    """Sends the GET; returns the response once its headers are in. See `download` for errors."""
     try:
-        response = urllib.request.urlopen(url, timeout=stall_seconds)
+        response = opener.open(url, timeout=watchdog.connect_seconds + watchdog.speed_time)
     except urllib.error.HTTPError as error:
+        error.close()
+        watchdog.check(url, 0)
         if error.code == 404:
             raise FileNotFoundError(f"HTTP 404 Not Found for {url}") from None
         raise DownloadError(f"Could not download {url}: HTTP {error.code} {error.reason}") from None
     except (urllib.error.URLError, OSError) as error:
+        watchdog.check(url, 0)
         reason = getattr(error, "reason", error)
         raise DownloadError(f"Could not connect to download {url}: {reason}") from None
     except (http.client.HTTPException, ValueError) as error:  # a malformed status line or headers, a bad URL
+        watchdog.check(url, 0)
         raise DownloadError(f"Could not download {url}: {type(error).__name__}: {error}") from None
-    with response:
-        announced = response.headers.get("Content-Length")
-        announced = int(announced) if announced and announced.isascii() and announced.isdigit() else None
-        if max_bytes is not None and announced is not None and announced > max_bytes:
-            raise DownloadError(
-                f"Expected at most {max_bytes} bytes from {url}. Received: a Content-Length of {announced}"
-            )
-        while True:
-            if time.monotonic() - start > deadline_seconds:
-                raise DownloadError(
-                    f"The download of {url} took longer than {deadline_seconds} s ({written} bytes so far)"
+    watchdog.check(url, 0)  # the headers may have been cut short by the watchdog
+    watchdog.body_started()
+    return response
+
+
+def _stream(url, sink, *, max_bytes, connect_seconds, speed_limit, speed_time):
+    """GETs `url` and passes each chunk to `sink`; returns the byte count. See `download` for errors."""
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int):
+        raise TypeError(f"Expected max_bytes to be an int. Received: max_bytes={max_bytes!r}")
+    if max_bytes < 0:
+        raise ValueError(f"Expected max_bytes to be >= 0. Received: max_bytes={max_bytes}")
+    if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
+        raise ValueError(f"Expected an http:// or https:// URL. Received: url={url!r}")
+    written = 0
+    watchdog = _Watchdog(connect_seconds, speed_limit, speed_time)
+    try:
+        response = _open(_opener(watchdog), url, watchdog)
+        with response:
+            announced = response.headers.get("Content-Length")
+            announced = int(announced) if announced and announced.isascii() and announced.isdigit() else None
+            if announced is not None and announced > max_bytes:
+                raise DownloadTooLarge(
+                    f"Expected at most {max_bytes} bytes from {url}. Received: a Content-Length of {announced}"
                 )
-            try:
-                chunk = response.read1(_CHUNK)  # what has arrived: the deadline is checked between reads
-            except http.client.IncompleteRead:
-                raise DownloadError(f"The download of {url} was cut off after {written} bytes") from None
-            except (TimeoutError, OSError, http.client.HTTPException) as error:
-                raise DownloadError(
-                    f"The download of {url} stalled: no data for {stall_seconds} s ({written} bytes so far; {error})"
-                ) from None
-            if not chunk:
-                break
-            written += len(chunk)
-            if max_bytes is not None and written > max_bytes:
-                raise DownloadError(f"Expected at most {max_bytes} bytes from {url}. Received: more; cut off")
-            sink(chunk)
+            while True:
+                try:
+                    chunk = response.read1(min(_CHUNK, max_bytes + 1 - written))  # one byte past the cap at most
+                except http.client.IncompleteRead:
+                    watchdog.check(url, written)
+                    raise DownloadError(f"The download of {url} was cut off after {written} bytes") from None
+                except (TimeoutError, OSError, http.client.HTTPException) as error:
+                    watchdog.check(url, written)
+                    raise DownloadError(f"The download of {url} failed after {written} bytes: {error}") from None
+                watchdog.check(url, written)
+                if not chunk:
+                    break
+                written += len(chunk)
+                watchdog.received = written
+                if written > max_bytes:
+                    raise DownloadTooLarge(f"Expected at most {max_bytes} bytes from {url}. Received: more; cut off")
+                sink(chunk)
+    finally:
+        watchdog.stop()
     if announced is not None and written < announced:
         raise DownloadError(f"The download of {url} was cut off: {written} of {announced} bytes")
     return written
 
 
-def download(url, path, *, max_bytes=None, stall_seconds=STALL_SECONDS, deadline_seconds=DEADLINE_SECONDS):
+def download(url, path, *, max_bytes, connect_seconds=CONNECT_SECONDS, speed_limit=SPEED_LIMIT, speed_time=SPEED_TIME):
     """Downloads `url` into the new file `path`; returns the number of bytes written.
 
     Args:
         url: an `http://` or `https://` URL.
         path: the file to create (it must not exist; it is removed on any
             failure).
-        max_bytes: the most bytes accepted; None for no cap.
-        stall_seconds: seconds without a byte before giving up.
-        deadline_seconds: seconds for the whole download.
+        max_bytes: the most bytes accepted (required: the caller knows the
+            size it expects).
+        connect_seconds: seconds for connecting and receiving the response
+            headers.
+        speed_limit: the lowest average rate in bytes/s, ...
+        speed_time: ... over this many seconds of the body.
 
     Returns:
         The size in bytes.
 
     Raises:
         FileNotFoundError: HTTP 404.
-        DownloadError: another HTTP error, no connection, a stall, the
-            deadline, more than `max_bytes`, or fewer bytes than the
-            server announced.
+        DownloadError: another HTTP error, no connection, a missed response
+            deadline, a body slower than the floor, or fewer bytes than the
+            server announced; `DownloadTooLarge` (a subclass) for more than
+            `max_bytes`.
         OSError: the file cannot be written (a full disk says so).
     """
     file = open(path, "xb")  # outside the try: an existing file is never removed
     try:
         with file:
             return _stream(
-                url, file.write, max_bytes=max_bytes, stall_seconds=stall_seconds, deadline_seconds=deadline_seconds
+                url,
+                file.write,
+                max_bytes=max_bytes,
+                connect_seconds=connect_seconds,
+                speed_limit=speed_limit,
+                speed_time=speed_time,
             )
     except BaseException:
         try:
@@ -110,8 +296,15 @@ def download(url, path, *, max_bytes=None, stall_seconds=STALL_SECONDS, deadline
         raise
 
 
-def read_url(url, *, max_bytes, stall_seconds=STALL_SECONDS, deadline_seconds=DEADLINE_SECONDS):
+def read_url(url, *, max_bytes, connect_seconds=CONNECT_SECONDS, speed_limit=SPEED_LIMIT, speed_time=SPEED_TIME):
     """Returns the body of `url` as bytes, bounded like `download` (errors as there)."""
     chunks = []
-    _stream(url, chunks.append, max_bytes=max_bytes, stall_seconds=stall_seconds, deadline_seconds=deadline_seconds)
+    _stream(
+        url,
+        chunks.append,
+        max_bytes=max_bytes,
+        connect_seconds=connect_seconds,
+        speed_limit=speed_limit,
+        speed_time=speed_time,
+    )
     return b"".join(chunks)

@@ -12,12 +12,13 @@ with its metadata sidecar `<name>.onnx.json` for browsers) and `index.txt`
 Files on a local hub are read in place and verified; files on an HTTP hub
 are downloaded once into the cache, `$GANZOO_CACHE` or
 `$KERAS_HOME/ganzoo` (default `~/.keras/ganzoo`), by `ganzoo.download`
-(standard library only; stall and overall deadlines, a size cap) into a
-temporary name in the cache directory, then
-verified against the preset's sha256 and moved under the final name with
-`os.replace` (atomic), under an `fcntl` lock. A partial or corrupt download
-is never found under the final name. `GANZOO_OFFLINE=1` uses the cache
-only.
+(standard library only; a response deadline, a minimum rate, and the
+preset's `size_bytes` as the size cap) into a temporary name in the cache
+directory, then verified against the preset's size and sha256 and moved under
+the final name with `os.replace` (atomic), under an `fcntl` lock. A local
+hub's files are checked by the same rule (size, then sha256). A partial or
+corrupt download is never found under the final name. `GANZOO_OFFLINE=1`
+uses the cache only.
 
 This module imports neither Keras nor TensorFlow, so the base install (the
 ONNX runtime and the zoo client) can list and download presets.
@@ -33,7 +34,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from ganzoo.download import DownloadError, download, read_url
+from ganzoo.download import DownloadError, DownloadTooLarge, download, read_url
 
 try:  # POSIX only; elsewhere concurrent downloads still end in an atomic rename
     import fcntl
@@ -49,6 +50,8 @@ _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _PRESET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 # Preset JSON files and index.txt are read whole; a hub sending more is cut off.
 MAX_TEXT_BYTES = 16 << 20
+# The largest generator file a preset may name: its `size_bytes` caps the download and must not exceed this.
+MAX_FILE_BYTES = 2 << 30
 
 
 def shipped_dir():
@@ -146,13 +149,34 @@ def sha256_file(path):
     return digest.hexdigest()
 
 
-def _mismatch(filename, source, expected, path):
+def check_size_bytes(filename, size_bytes):
+    """Refuses a missing or unbounded `size_bytes`: it is the download's cap, so it must be set and sane."""
+    if isinstance(size_bytes, bool) or not isinstance(size_bytes, int) or not 1 <= size_bytes <= MAX_FILE_BYTES:
+        raise ValueError(
+            f"Expected the preset to give the size of {filename} as size_bytes, an integer from 1 to "
+            f"{MAX_FILE_BYTES} (the download is cut off there). Received: size_bytes={size_bytes!r}"
+        )
+    return size_bytes
+
+
+def _mismatch(filename, source, expected, size_bytes, path):
+    """Returns why the file at `path` is not the preset's (size first, then sha256), or None."""
+    size = os.path.getsize(path)
+    if size != size_bytes:
+        return f"Expected {filename} from {source} to have {size_bytes} bytes (size_bytes). Received: {size} bytes"
     actual = sha256_file(path)
     if actual == expected:
         return None
-    return (
-        f"Expected {filename} from {source} to have sha256 {expected}. Received: a file with sha256 {actual} "
-        f"({os.path.getsize(path)} bytes)"
+    return f"Expected {filename} from {source} to have sha256 {expected}. Received: a file with sha256 {actual} ({size} bytes)"
+
+
+def _cache_error(path, error):
+    """A cache write error as one line naming the file (a full disk's `[Errno 28]` names none)."""
+    reason = error.strerror or str(error)
+    return OSError(
+        error.errno,
+        f"Could not write {path} into the ganzoo cache: {reason}. Free some space, or point {CACHE_ENV} at a "
+        "writable directory",
     )
 
 
@@ -170,7 +194,7 @@ def _locked(lock_path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def fetch(hub, filename, sha256, *, cache_subdir, size_bytes=None):
+def fetch(hub, filename, sha256, *, cache_subdir, size_bytes):
     """Returns a local, sha256-verified path of `filename` on `hub`.
 
     A local hub's file is verified and used in place. An HTTP hub's file is
@@ -184,28 +208,34 @@ def fetch(hub, filename, sha256, *, cache_subdir, size_bytes=None):
         sha256: the expected hex digest.
         cache_subdir: a plain directory name under the cache root, e.g. the
             preset name.
-        size_bytes: the file's size from the preset; a download is cut off
-            past it (None: no cap).
+        size_bytes: the file's size from the preset, 1 to `MAX_FILE_BYTES`
+            (required): a download is cut off past it, and a file of
+            another size is refused, on a local hub as on an HTTP one.
 
     Returns:
         A `pathlib.Path`.
 
     Raises:
-        ValueError: the file's hash is not `sha256` (the message gives both);
-            the bad file is deleted, never loaded.
+        ValueError: the file's size is not `size_bytes` or its hash is not
+            `sha256` (the message gives both); the bad file is never loaded,
+            and a downloaded or cached one is deleted. A missing or
+            unbounded `size_bytes`.
         FileNotFoundError: the hub lacks the file (HTTP 404), or offline mode
             with nothing in the cache.
-        ConnectionError: the hub cannot be reached.
+        ConnectionError: the hub cannot be reached, or sends too much or too
+            slowly.
+        OSError: the cache cannot be written (one line naming the file).
     """
     check_file_name(filename)
     check_file_name(cache_subdir, "cache subdirectory")
+    check_size_bytes(filename, size_bytes)
     if not isinstance(sha256, str) or not re.fullmatch(r"[0-9a-f]{64}", sha256):
         raise ValueError(f"Expected a sha256 of 64 lowercase hex digits for {filename}. Received: sha256={sha256!r}")
     if hub.local is not None:
         path = hub.local / filename
         if not path.is_file():
             raise FileNotFoundError(f"Expected the hub {hub.url} to hold {filename}. Received: no such file {path}")
-        error = _mismatch(filename, hub.url, sha256, path)
+        error = _mismatch(filename, hub.url, sha256, size_bytes, path)
         if error:
             raise ValueError(error + ". The file was not loaded.")
         return path
@@ -218,7 +248,7 @@ def fetch(hub, filename, sha256, *, cache_subdir, size_bytes=None):
                 f"Expected {filename} in the cache at {target} ({OFFLINE_ENV}=1 allows no download). "
                 f"Received: no such file. Run `ganzoo download {cache_subdir}` while online, or unset {OFFLINE_ENV}."
             )
-        error = _mismatch(filename, target, sha256, target)
+        error = _mismatch(filename, target, sha256, size_bytes, target)
         if error:
             target.unlink(missing_ok=True)
             raise ValueError(
@@ -226,35 +256,49 @@ def fetch(hub, filename, sha256, *, cache_subdir, size_bytes=None):
                 f"Run `ganzoo download {cache_subdir}` while online, or unset {OFFLINE_ENV}."
             )
         return target
-    directory.mkdir(parents=True, exist_ok=True)
-    with _locked(directory / f".{filename}.lock"):
-        # Whoever downloads holds the lock, so any partial file now is left from a killed process.
-        for stale in directory.glob(f".{filename}.*.part"):
-            stale.unlink(missing_ok=True)
-        if target.is_file():
-            if _mismatch(filename, target, sha256, target) is None:
-                return target  # cache hit: no request
-            target.unlink()  # a stale or corrupt copy; never load it
-        partial = _temporary_name(target)
-        url = hub.file_url(filename)
-        try:
-            download(url, partial, max_bytes=size_bytes)
-        except FileNotFoundError:
-            raise FileNotFoundError(
-                f"Expected the hub {hub.url} to hold {filename}. Received: HTTP 404 Not Found for {url}"
-            ) from None
-        except DownloadError as error:
-            raise ConnectionError(
-                f"Could not reach the hub {hub.url} to download {filename}: {error}. Point {HUB_ENV} (or --hub) at a "
-                f"reachable mirror, or set {OFFLINE_ENV}=1 to use only the cache."
-            ) from None
-        except OSError as error:  # writing the cache: a full disk, no permission
-            raise OSError(f"Could not write {filename} into the cache {directory}: {error}") from None
-        error = _mismatch(filename, url, sha256, partial)
-        if error:
-            partial.unlink(missing_ok=True)
-            raise ValueError(error + ". It was deleted and not loaded.")
-        os.replace(partial, target)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with _locked(directory / f".{filename}.lock"):
+            return _download_locked(hub, filename, sha256, size_bytes, target)
+    except OSError as error:  # the cache's own files: a full disk, no permission (hub errors pass through)
+        if isinstance(error, (ConnectionError, FileNotFoundError)):
+            raise
+        raise _cache_error(target, error) from None
+
+
+def _download_locked(hub, filename, sha256, size_bytes, target):
+    """The locked part of `fetch` for an HTTP hub: cache hit, or download, verify and rename."""
+    directory = target.parent
+    # Whoever downloads holds the lock, so any partial file now is left from a killed process.
+    for stale in directory.glob(f".{filename}.*.part"):
+        stale.unlink(missing_ok=True)
+    if target.is_file():
+        if _mismatch(filename, target, sha256, size_bytes, target) is None:
+            return target  # cache hit: no request
+        target.unlink()  # a stale or corrupt copy; never load it
+    partial = _temporary_name(target)
+    url = hub.file_url(filename)
+    try:
+        download(url, partial, max_bytes=size_bytes)
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"Expected the hub {hub.url} to hold {filename}. Received: HTTP 404 Not Found for {url}"
+        ) from None
+    except DownloadTooLarge:
+        raise ValueError(
+            f"Expected {filename} from {url} to have {size_bytes} bytes (size_bytes). Received: more; the download "
+            "was cut off there, deleted and not loaded"
+        ) from None
+    except DownloadError as error:
+        raise ConnectionError(
+            f"Could not reach the hub {hub.url} to download {filename}: {error}. Point {HUB_ENV} (or --hub) at a "
+            f"reachable mirror, or set {OFFLINE_ENV}=1 to use only the cache."
+        ) from None
+    error = _mismatch(filename, url, sha256, size_bytes, partial)
+    if error:
+        partial.unlink(missing_ok=True)
+        raise ValueError(error + ". It was deleted and not loaded.")
+    os.replace(partial, target)
     return target
 
 
@@ -273,8 +317,13 @@ def read_text(hub, filename, *, cache_subdir=None):
         path = hub.local / filename
         if not path.is_file():
             raise FileNotFoundError(f"Expected the hub {hub.url} to hold {filename}. Received: no such file {path}")
+        size = path.stat().st_size
+        if size > MAX_TEXT_BYTES:  # the same cap as over HTTP
+            raise ValueError(f"Expected {path} to have at most {MAX_TEXT_BYTES} bytes. Received: {size} bytes")
         return path.read_text(encoding="utf-8")
-    cached = None if cache_subdir is None else cache_dir() / check_file_name(cache_subdir, "cache subdirectory") / filename
+    cached = (
+        None if cache_subdir is None else cache_dir() / check_file_name(cache_subdir, "cache subdirectory") / filename
+    )
     if offline():
         if cached is not None and cached.is_file():
             return cached.read_text(encoding="utf-8")
@@ -286,7 +335,9 @@ def read_text(hub, filename, *, cache_subdir=None):
     try:
         text = read_url(url, max_bytes=MAX_TEXT_BYTES).decode("utf-8")
     except FileNotFoundError:
-        raise FileNotFoundError(f"Expected the hub {hub.url} to hold {filename}. Received: HTTP 404 Not Found for {url}") from None
+        raise FileNotFoundError(
+            f"Expected the hub {hub.url} to hold {filename}. Received: HTTP 404 Not Found for {url}"
+        ) from None
     except DownloadError as error:
         raise ConnectionError(
             f"Could not reach the hub {hub.url} to download {filename}: {error}. Point {HUB_ENV} (or --hub) at a "
@@ -295,7 +346,10 @@ def read_text(hub, filename, *, cache_subdir=None):
     except UnicodeDecodeError:
         raise ValueError(f"Expected UTF-8 text in {url}. Received: undecodable bytes") from None
     if cached is not None:
-        write_atomic(cached, text.encode("utf-8"))
+        try:
+            write_atomic(cached, text.encode("utf-8"))
+        except OSError as error:  # a full disk: one line naming the file
+            raise _cache_error(cached, error) from None
     return text
 
 

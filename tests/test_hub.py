@@ -6,8 +6,10 @@ weights, a copy of `dcgan_digits`'s files, so that a shipped preset is also
 fetched from a mirror and checked against its pinned hash.
 """
 
+import errno
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -30,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 class MirrorHandler(SimpleHTTPRequestHandler):
-    """Serves the mirror directory; counts requests; can corrupt, cut off or slow down a file."""
+    """Serves the mirror directory; counts requests; can corrupt, cut off, slow down or flood a file."""
 
     def log_message(self, *args):  # keep pytest output clean
         pass
@@ -42,6 +44,16 @@ class MirrorHandler(SimpleHTTPRequestHandler):
         name = self.path.lstrip("/")
         if name in server.delay:
             time.sleep(server.delay[name])
+        if name in server.flood:  # no Content-Length, then 64 MiB: only the client's cap stops it
+            self.send_response(200)
+            self.end_headers()
+            self.close_connection = True
+            try:
+                for _ in range(1024):
+                    self.wfile.write(b"\0" * (1 << 16))
+            except (BrokenPipeError, ConnectionResetError):  # the client cut it off, as it should
+                pass
+            return
         if name in server.corrupt or name in server.truncate:
             body = (Path(self.directory) / name).read_bytes()
             length = len(body)
@@ -80,7 +92,7 @@ def start_server(directory):
     """Serves `directory` on 127.0.0.1 (a free port) from a thread; `.url`, `.requests` count GETs by path."""
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(MirrorHandler, directory=str(directory)))
     httpd.requests, httpd.lock = {}, threading.Lock()
-    httpd.corrupt, httpd.truncate, httpd.delay = set(), set(), {}
+    httpd.corrupt, httpd.truncate, httpd.delay, httpd.flood = set(), set(), {}, set()
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return httpd
@@ -262,7 +274,12 @@ def test_two_processes_downloading_at_once_leave_a_valid_cache(server, cache):
     workers = [
         subprocess.Popen(
             [sys.executable, "-c", _WORKER, TEAM, server.url],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=REPO,
         )
         for _ in range(2)
     ]
@@ -299,4 +316,114 @@ def test_hub_rejects_other_schemes_and_path_escapes(mirror):
     with pytest.raises(ValueError, match="ftp://"):
         hub_lib.Hub("ftp://example.com/zoo")
     with pytest.raises(ValueError, match="plain file name"):
-        hub_lib.fetch(hub_lib.Hub(mirror), "../etc/passwd", "0" * 64, cache_subdir=TEAM)
+        hub_lib.fetch(hub_lib.Hub(mirror), "../etc/passwd", "0" * 64, cache_subdir=TEAM, size_bytes=100)
+
+
+def hub_copy(mirror, tmp_path, **weights):
+    """A copy of the mirror whose team preset has `weights` changed."""
+    directory = tmp_path / "hub_copy"
+    shutil.copytree(mirror, directory)
+    preset = json.loads((directory / f"{TEAM}.json").read_text())
+    preset["weights"].update(weights)
+    (directory / f"{TEAM}.json").write_text(json.dumps(preset))
+    return directory, preset
+
+
+@pytest.mark.parametrize("size_bytes", [None, 10**12, 0])
+def test_size_bytes_is_required_and_bounded_before_any_request(mirror, tmp_path, cache, size_bytes):
+    directory, _ = hub_copy(mirror, tmp_path, size_bytes=size_bytes)
+    httpd = start_server(directory)
+    httpd.flood.add(f"{TEAM}.keras")  # what a hostile hub would send, were it asked
+    try:
+        for hub in (httpd.url, directory):
+            with pytest.raises(
+                ValueError, match=rf"size of {TEAM}.keras as size_bytes.*Received: size_bytes={size_bytes}$"
+            ):
+                zoo.load_generator(TEAM, hub=hub)
+        assert weights_requests(httpd) == 0
+        assert not (cache / TEAM / f"{TEAM}.keras").exists()
+    finally:
+        stop_server(httpd)
+
+
+def test_a_flood_past_size_bytes_is_cut_off_and_never_cached(server, cache, mirror):
+    server.flood.add(f"{TEAM}.keras")
+    size = json.loads((mirror / f"{TEAM}.json").read_text())["weights"]["size_bytes"]
+    start = time.monotonic()
+    with pytest.raises(ValueError, match=rf"to have {size} bytes \(size_bytes\). Received: more"):
+        zoo.weights_path(TEAM, hub=server.url)
+    assert time.monotonic() - start < 5
+    assert not (cache / TEAM / f"{TEAM}.keras").exists()
+    assert leftovers(cache) == []
+
+
+@pytest.mark.parametrize("kind", ["local", "http"])
+@pytest.mark.parametrize("delta", [-1, 1])
+def test_a_wrong_size_bytes_is_refused_by_local_and_http_hubs_alike(mirror, tmp_path, cache, kind, delta):
+    size = (mirror / f"{TEAM}.keras").stat().st_size
+    directory, _ = hub_copy(mirror, tmp_path, size_bytes=size + delta)  # the sha256 still matches the file
+    httpd = start_server(directory) if kind == "http" else None
+    try:
+        with pytest.raises(ValueError, match=rf"{TEAM}.keras from .* to have {size + delta} bytes \(size_bytes\)"):
+            zoo.load_generator(TEAM, hub=httpd.url if httpd else directory)
+    finally:
+        if httpd:
+            stop_server(httpd)
+    assert not (cache / TEAM / f"{TEAM}.keras").exists()
+    assert leftovers(cache) == []
+
+
+class DiskFull:
+    """Stands in for `open` in one module: opening works, every write fails as on a full disk."""
+
+    def __init__(self, *args):
+        self.file = open(*args)
+
+    def write(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def __getattr__(self, name):
+        return getattr(self.file, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.file.close()
+
+
+def test_a_full_cache_disk_is_one_line_naming_the_file(server, cache, monkeypatch, capsys):
+    from ganzoo import download as download_lib
+    from ganzoo.cli import main
+
+    monkeypatch.setattr(hub_lib, "open", DiskFull, raising=False)  # the cached preset JSON
+    with pytest.raises(
+        OSError,
+        match=rf"^\[Errno 28\] Could not write {re.escape(str(cache / TEAM / TEAM))}\.json into the ganzoo cache: No space left on",
+    ):
+        zoo.load_config(TEAM, hub=server.url)
+    monkeypatch.delattr(hub_lib, "open")
+    config = zoo.load_config(TEAM, hub=server.url)
+
+    monkeypatch.setattr(download_lib, "open", DiskFull, raising=False)  # the weights
+    target = cache / TEAM / f"{TEAM}.keras"
+    with pytest.raises(
+        OSError, match=rf"Could not write {re.escape(str(target))} into the ganzoo cache: No space left on device\. "
+    ):
+        zoo.weights_path(TEAM, hub=server.url, config=config)
+    assert not target.exists()
+    assert leftovers(cache) == []
+
+    capsys.readouterr()
+    assert main(["download", TEAM, "--hub", server.url]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(target) in err and "No space left on device" in err
+
+
+def test_download_all_from_a_publish_folder_fetches_what_it_holds(mirror, capsys):
+    from ganzoo.cli import main
+
+    assert main(["download", "--all", "--hub", str(mirror)]) == 0
+    out = capsys.readouterr().out
+    assert [line.split(":")[0] for line in out.splitlines()] == [TEAM]
+    assert str(mirror / f"{TEAM}.keras") in out and str(mirror / f"{TEAM}.onnx") in out

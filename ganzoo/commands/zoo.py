@@ -30,7 +30,7 @@ def register(subparsers):
         "their sha256, and print their local paths. Needs no Keras.",
     )
     parser.add_argument("names", metavar="NAME", nargs="*", help="preset names (see `ganzoo list`)")
-    parser.add_argument("--all", action="store_true", help="every preset")
+    parser.add_argument("--all", action="store_true", help="every preset the hub holds")
     parser.add_argument("--hub", help=_HUB_HELP)
     parser.set_defaults(handler=run_download)
 
@@ -39,9 +39,12 @@ def register(subparsers):
         help="upgrade ganzoo 0.1 presets and run folders to this version's preset format",
         description="Rewrite preset JSON files and run folders (config.json, run.json) written by ganzoo 0.1, whose "
         "networks are serialized Keras graphs, as builder names and arguments. Only graphs that the DCGAN builders "
-        "rebuild exactly are upgraded, and the weights must give the same images. Example: ganzoo migrate runs/old",
+        "rebuild exactly are upgraded, and the weights must give the same images. Every argument is an input, "
+        "rewritten in place (there is no destination argument). Example: ganzoo migrate runs/old_run old_hub/my_preset.json",
     )
-    parser.add_argument("paths", nargs="+", metavar="PRESET_JSON_OR_RUN_DIR")
+    parser.add_argument(
+        "paths", nargs="+", metavar="PRESET_JSON_OR_RUN_DIR", help="preset JSON files and run folders, each rewritten in place"
+    )
     parser.set_defaults(handler=run_migrate)
 
     parser = subparsers.add_parser(
@@ -102,11 +105,21 @@ def run_list(args):
     """Handler of `ganzoo list`."""
     from ganzoo import zoo
 
-    try:
-        names = zoo.list_presets(args.hub)
-    except ConnectionError as error:
-        print(f"ganzoo list: warning: {error}; listing the shipped presets only", file=sys.stderr)
-        names = zoo.list_presets(zoo.hub_lib.shipped_dir())
+    hub = zoo.hub_lib.Hub(args.hub)
+    if hub.is_default:
+        names = zoo.list_presets()
+    else:
+        # Only what that hub holds, so that every name listed works with `generate NAME --hub` too.
+        if hub.local is not None and not hub.local.is_dir():
+            raise FileNotFoundError(f"Expected --hub to be a hub folder or URL. Received: {hub.url}, which does not exist")
+        try:
+            names = zoo.hub_lib.list_names(hub)
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"Expected the hub {hub.url} to list its presets in index.txt (as `ganzoo publish` writes it). "
+                "Received: no index.txt"
+            ) from None
+        print(f"Presets of the hub {hub.url} (without --hub or $GANZOO_HUB_URL: the shipped ones)", file=sys.stderr)
     header = ["NAME", "VARIANT", "DATASET", "IMAGE", "G PARAMS", "FD", "KID", "PREC", "RECALL", "LABEL ACC", "CLASS ENTROPY"]
     rows = []
     for name in names:
@@ -178,7 +191,13 @@ def run_download(args):
     """Handler of `ganzoo download NAME ...`."""
     from ganzoo import zoo
 
-    names = zoo.list_presets(args.hub) if args.all else args.names
+    if args.all:  # what the hub holds: a `ganzoo publish` folder lacks the shipped presets' files
+        hub = zoo.hub_lib.Hub(args.hub)
+        names = zoo.hub_lib.list_names(hub)
+        if not names:
+            raise ValueError(f"Expected the hub {hub.url} to hold presets (NAME.json files). Received: none")
+    else:
+        names = args.names
     if not names:
         raise ValueError("Expected at least one preset NAME, or --all. Received: none")
     for name in names:
