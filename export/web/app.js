@@ -15,8 +15,13 @@
 // default_rng in Python. For the same z and labels, the pixels are the same
 // as `ganzoo.export.OnnxGenerator.run` in Python (tests/test_web.py checks).
 //
+// The page needs http(s): opened as a file it says so. A hub on another
+// origin than the page must answer with `Access-Control-Allow-Origin` (CORS);
+// when a fetch fails the page says which of these applies. An empty Seed draws
+// a random seed, and the status line names it so that it can be typed back.
+//
 // window.ganzoo is the page's API, used by the test and handy in the console:
-//   await ganzoo.ready                         -> list of preset names
+//   await ganzoo.ready                         -> list of preset names (rejects when the page cannot start)
 //   await ganzoo.load(name)                    -> metadata of the loaded preset (it becomes the current one)
 //   await ganzoo.run(z, labels)                -> {pixels: Uint8Array, dims: [n, H, W, C]} from the current preset
 //   ganzoo.draw(pixels, dims, nrow)            -> draws a grid on the canvas; returns its ImageData
@@ -34,16 +39,28 @@
   let current = null; // the model the last load() resolved to
   let loads = 0; // a later load wins: an earlier one that ends last must not replace it
 
-  ort.env.wasm.wasmPaths = new URL("node_modules/onnxruntime-web/dist/", location.href).href;
-  ort.env.wasm.numThreads = 1; // a static server sends no COOP/COEP headers, so no shared memory
-
   function status(text, isError) {
     el("status").textContent = text;
     el("status").className = isError ? "error" : "";
   }
 
+  // Why a fetch threw (the browser says only "Failed to fetch"), and what to do about it.
+  function unreachable(url, kind, error) {
+    const said = `${kind} ${url}: ${error.message || error}`;
+    if (url.origin === location.origin) return `Could not read the ${said}. Is the server still running?`;
+    return `Could not read the ${said}. The hub ${url.origin} is another origin than this page ` +
+      `(${location.origin}), so the browser lets the page read it only if the hub answers with the header ` +
+      `Access-Control-Allow-Origin (CORS); a hub that is down fails the same way. Serve the hub with the header ` +
+      `"Access-Control-Allow-Origin: *", or serve the hub's folder from this page's server and pass ?hub= a path on it.`;
+  }
+
   async function fetchOk(url, kind) {
-    const response = await fetch(url);
+    let response;
+    try {
+      response = await fetch(url);
+    } catch (error) {
+      throw new Error(unreachable(url, kind, error));
+    }
     if (!response.ok) throw new Error(`${kind} ${url}: HTTP ${response.status}`);
     return response;
   }
@@ -125,12 +142,12 @@
     if (meta.num_classes !== null) {
       labels.add(new Option("one row of every class", "all"));
       for (let c = 0; c < meta.num_classes; c++) {
-        const text = meta.class_names ? `${c}: ${meta.class_names[c]}` : String(c);
-        labels.add(new Option(text, String(c)));
+        const name = meta.class_names ? String(meta.class_names[c]) : String(c);
+        labels.add(new Option(name === String(c) ? name : `${c}: ${name}`, String(c)));
       }
       if ([...labels.options].some((option) => option.value === keep)) labels.value = keep;
     }
-    el("class-field").style.display = meta.num_classes === null ? "none" : "";
+    el("class-field").hidden = meta.num_classes === null;
     el("facts").textContent = `${model.name}: ${meta.variant || "?"}, latent_dim ${meta.latent_dim}, ` +
       `image ${meta.image_shape.join("x")}, ${meta.num_classes === null ? "unconditional" : meta.num_classes + " classes"}, ` +
       `ONNX opset ${meta.opset}, ganzoo ${meta.ganzoo_version}, ` +
@@ -191,9 +208,12 @@
       const model = current;
       if (model.name !== name) return; // another preset was picked meanwhile; its own generate() draws
       const meta = model.meta;
-      const seed = Number(el("seed").value);
+      const seedText = el("seed").value.trim(), random = seedText === "" && !el("seed").validity.badInput;
+      const seed = random ? crypto.getRandomValues(new Uint32Array(1))[0] : Number(seedText || NaN);
       let n = Number(el("count").value);
-      if (!Number.isInteger(seed) || seed < 0 || seed > 4294967295) throw new Error("Expected a seed in [0, 4294967295]");
+      if (!Number.isInteger(seed) || seed < 0 || seed > 4294967295) {
+        throw new Error("Expected a seed in [0, 4294967295], or an empty Seed for a random one");
+      }
       if (!Number.isInteger(n) || n < 1 || n > 100) throw new Error("Expected 1 to 100 images");
       let labels = null, nrow = Math.ceil(Math.sqrt(n));
       if (meta.num_classes !== null) {
@@ -204,28 +224,59 @@
       const started = performance.now();
       const { pixels, dims } = await run(noise(seed, n, meta.latent_dim), labels, model);
       draw(pixels, dims, nrow);
-      status(`${name}: ${n} images, seed ${seed}, in ${(performance.now() - started).toFixed(0)} ms`);
+      const seedNote = random ? ` (random; type it in Seed to draw these again)` : "";
+      status(`${name}: ${n} images, seed ${seed}${seedNote}, in ${(performance.now() - started).toFixed(0)} ms`);
     } catch (error) {
       status(String(error.message || error), true);
+      clearGrid(); // the grid below an error would read as its result
+      if (!current || current.name !== el("preset").value) {
+        el("facts").textContent = ""; // the picked preset did not load: facts and classes of another would mislead
+        el("class-field").hidden = true;
+      }
     }
   }
 
+  function clearGrid() {
+    el("grid").width = 0;
+    el("grid").height = 0;
+  }
+
   async function start() {
+    if (location.protocol === "file:") {
+      throw new Error("this page was opened as a file, and browsers let a file:// page read no other file. " +
+        "Serve it over http: run `python -m http.server` in the repository root and open " +
+        "http://localhost:8000/export/web/");
+    }
+    if (typeof ort === "undefined") {
+      throw new Error("onnxruntime-web did not load from node_modules/: run `npm ci --prefix export/web`");
+    }
+    ort.env.wasm.wasmPaths = new URL("node_modules/onnxruntime-web/dist/", location.href).href;
+    ort.env.wasm.numThreads = 1; // a static server sends no COOP/COEP headers, so no shared memory
     const text = await (await fetchOk(new URL("index.txt", hub), "preset index")).text();
     const names = text.split("\n").map((line) => line.trim()).filter((line) => NAME.test(line));
+    if (names.length === 0) throw new Error(`Expected the preset index ${new URL("index.txt", hub)} to list presets`);
     for (const name of names) el("preset").add(new Option(name, name));
-    const wanted = params.get("preset");
-    if (wanted && names.includes(wanted)) el("preset").value = wanted;
     el("preset").addEventListener("change", generate);
     el("label").addEventListener("change", generate);
     el("generate").addEventListener("click", generate);
+    el("controls").hidden = false;
+    const wanted = params.get("preset");
+    if (wanted && !names.includes(wanted)) {
+      status(`Unknown preset ${JSON.stringify(wanted)} (?preset= in the address). This hub has: ${names.join(", ")}. ` +
+        "Pick one above.", true);
+      return names;
+    }
+    if (wanted) el("preset").value = wanted;
     await generate();
     return names;
   }
 
   const ready = start().catch((error) => {
     status(`Could not start: ${error.message || error}`, true);
+    el("controls").hidden = true; // nothing to pick from and nothing to run
+    clearGrid();
     throw error;
   });
+  ready.catch(() => {}); // reported on the page above; ganzoo.ready still rejects for a caller that awaits it
   window.ganzoo = { ready, load, run, draw, noise };
 })();
