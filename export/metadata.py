@@ -4,12 +4,16 @@ Both hold the same dict. In `metadata_props` every value is JSON-encoded
 (ONNX stores strings only); the sidecar `<file>.json` holds it as one JSON
 object, for runtimes that cannot read `metadata_props` (onnxruntime-web).
 
+`check_sha256` and `graph_problem` check a file against these facts.
+
 This module uses the standard library only: `ganzoo.export.runtime` reads
 metadata through it without TensorFlow, Keras or even the onnx package.
 """
 
+import hashlib
 import json
 import os
+import re
 
 FORMAT = "ganzoo-generator"
 FORMAT_VERSION = 1
@@ -152,3 +156,55 @@ def read_sidecar(path):
     if not isinstance(metadata, dict):
         raise ValueError(f"Expected a JSON object in the sidecar {target}. Received: {type(metadata).__name__}")
     return metadata
+
+
+_TENSOR_TYPES = {"float32": "tensor(float)", "uint8": "tensor(uint8)"}
+
+
+def check_sha256(path, metadata):
+    """Verifies `path` against the `sha256` its sidecar `metadata` records, if it records one.
+
+    Raises:
+        ValueError: a malformed `sha256`, or a file with another hash,
+            naming the file and both hashes.
+    """
+    recorded = metadata.get("sha256")
+    if recorded is None:
+        return
+    sidecar = sidecar_path(path)
+    if not isinstance(recorded, str) or not re.fullmatch(r"[0-9a-f]{64}", recorded):
+        raise ValueError(
+            f"Expected sha256 in {sidecar} to be 64 lowercase hex digits. Received: sha256={recorded!r}"[:600]
+        )
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != recorded:
+        raise ValueError(
+            f"Expected {path} to have the sha256 its sidecar {sidecar} records, {recorded}. "
+            f"Received: sha256={digest.hexdigest()} (the file was changed or replaced after export)"
+        )
+
+
+def graph_problem(metadata, inputs, image):
+    """Returns the first disagreement between checked metadata and a graph's declared types and shapes, or None.
+
+    Args:
+        metadata: a metadata dict whose keys passed the runtime's checks.
+        inputs: `{name: node}` of the graph inputs `z` (and `label`), each
+            with onnxruntime's `.shape` and `.type`.
+        image: the graph's `image` output node.
+    """
+    shape, image_shape = list(image.shape), list(metadata["image_shape"])
+    fixed = [d if isinstance(d, int) else None for d in shape[1:]]  # a named or unknown dim matches anything
+    if len(shape) != 4 or any(d is not None and d != want for d, want in zip(fixed, image_shape)):
+        return f"image_shape={image_shape} where the graph's output image has shape {shape}"
+    if image.type != _TENSOR_TYPES[metadata["output_dtype"]]:
+        return f"output_dtype={metadata['output_dtype']!r} where the graph's output image is {image.type}"
+    if inputs["z"].type != "tensor(float)":
+        return f"input z of type {inputs['z'].type} where the runtime feeds tensor(float)"
+    label = inputs.get("label")
+    if label is not None and (label.type != "tensor(int32)" or len(label.shape) != 1):
+        return f"input label of type {label.type} and shape {label.shape} where the runtime feeds int32 (batch,)"
+    return None

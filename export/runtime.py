@@ -15,8 +15,18 @@ import os
 
 import numpy as np
 import onnxruntime as ort
+from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
 from ganzoo.export import metadata as metadata_lib
+
+# What onnxruntime raises for a file that is not a readable ONNX model (truncated, another format).
+_LOAD_ERRORS = (
+    ort_errors.InvalidProtobuf,
+    ort_errors.InvalidArgument,
+    ort_errors.InvalidGraph,
+    ort_errors.Fail,
+    ort_errors.NoModel,
+)
 
 
 def physical_cores():
@@ -83,6 +93,22 @@ def _check_metadata(metadata, path):
             np.dtype(metadata["output_dtype"]))
 
 
+def _unreadable(path, error):
+    """One line saying why onnxruntime could not load `path`, and what was expected."""
+    with open(path, "rb") as file:
+        head = file.read(4)
+    if head == b"PK\x03\x04":
+        what = (
+            "a zip archive (a Keras .keras file?). Run a .keras generator with `ganzoo generate FILE.keras`, "
+            "or export it first with `ganzoo export FILE.keras -o FILE.onnx`"
+        )
+    else:
+        text = str(error).splitlines()[0] if str(error) else type(error).__name__
+        reason = text.rpartition(" failed:")[2]  # onnxruntime's "... Load model from PATH failed:REASON"
+        what = f"which onnxruntime cannot read (truncated, or not an ONNX model): {reason}"
+    return f"Expected an ONNX model file. Received: path={path!r}, {what}"[:800]
+
+
 class OnnxGenerator:
     """An exported ganzoo generator in one reused onnxruntime session.
 
@@ -102,7 +128,10 @@ class OnnxGenerator:
 
     Raises:
         FileNotFoundError: if `path` does not exist.
-        ValueError: if the file lacks ganzoo metadata (props and sidecar).
+        ValueError: if the file is not a readable ONNX model, lacks ganzoo
+            metadata (props and sidecar), has metadata that disagrees with
+            its graph (inputs, output shape and dtype), or has a sidecar
+            recording a `sha256` that the file does not have.
     """
 
     def __init__(self, path, *, intra_op_threads=None, providers=None):
@@ -110,16 +139,23 @@ class OnnxGenerator:
         if not os.path.isfile(path):
             raise FileNotFoundError(f"Expected an existing ONNX file. Received: path={path!r}")
         self.path = path
-        self.session = ort.InferenceSession(
-            path,
-            sess_options=default_session_options(intra_op_threads),
-            providers=providers or ["CPUExecutionProvider"],
-        )
+        try:
+            self.session = ort.InferenceSession(
+                path,
+                sess_options=default_session_options(intra_op_threads),
+                providers=providers or ["CPUExecutionProvider"],
+            )
+        except _LOAD_ERRORS as error:
+            raise ValueError(_unreadable(path, error)) from None
         props = metadata_lib.from_props(self.session.get_modelmeta().custom_metadata_map)
+        self._source = "metadata_props"
         if props.get("format") == metadata_lib.FORMAT:
             self.metadata = props
         else:
             self.metadata = metadata_lib.read_sidecar(path)
+            self._source = f"sidecar {metadata_lib.sidecar_path(path)}"
+            if self.metadata is not None:
+                metadata_lib.check_sha256(path, self.metadata)
         if not self.metadata or self.metadata.get("format") != metadata_lib.FORMAT:
             raise ValueError(
                 f"Expected an ONNX file exported by ganzoo (metadata_props or a sidecar {path}.json "
@@ -143,8 +179,12 @@ class OnnxGenerator:
             problem = f"input z of shape {z_shape} where latent_dim={self.latent_dim}"
         elif [value.name for value in self.session.get_outputs()] != ["image"]:
             problem = f"outputs {[value.name for value in self.session.get_outputs()]} instead of ['image']"
+        else:
+            problem = metadata_lib.graph_problem(self.metadata, inputs, self.session.get_outputs()[0])
         if problem:
-            raise ValueError(f"Expected the metadata of {self.path} to describe its graph. Received: {problem}")
+            raise ValueError(
+                f"Expected the metadata of {self.path} (its {self._source}) to describe its graph. Received: {problem}"
+            )
 
     @classmethod
     def from_preset(cls, name, hub=None, **kwargs):
@@ -263,13 +303,18 @@ class OnnxGenerator:
             A uint8 NumPy array `(n, H, W, C)`.
 
         Raises:
-            ValueError: for a bad `n`, `batch_size` or `labels`.
+            ValueError: for a bad `n`, `batch_size`, `seed` or `labels`.
         """
         for name, value in (("n", n), ("batch_size", batch_size)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"Expected {name} to be a positive int. Received: {name}={value!r}")
+        if seed is not None and (
+            not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**32
+        ):
+            raise ValueError(f"Expected seed to be None or an int in [0, 2**32). Received: seed={seed!r}")
         labels = self.check_labels(labels, n)
-        z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
+        rng = np.random.default_rng(None if seed is None else int(seed))
+        z = rng.standard_normal((n, self.latent_dim)).astype(np.float32)
         chunks = []
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)

@@ -22,10 +22,11 @@ import difflib
 import json
 import os
 import re
-import zipfile
 
 from ganzoo import hub as hub_lib
-from ganzoo.config import refuse_code, validate_config
+from ganzoo import keras_file
+from ganzoo.keras_file import check_keras_file  # the zoo's check of a user's .keras file
+from ganzoo.config import validate_config
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
@@ -179,29 +180,11 @@ def onnx_path(name, hub=None, config=None):
     )
 
 
-def check_keras_file(path):
-    """Refuses a `.keras` archive whose model config holds Python code.
-
-    Keras' `safe_mode=True` already refuses serialized lambdas, but
-    `keras.config.enable_unsafe_deserialization()` turns that off for the
-    whole process; this check does not depend on global state.
-
-    Raises:
-        ValueError: not a `.keras` archive, or it holds a `Lambda` (or other
-            code-carrying) layer.
-    """
-    try:
-        with zipfile.ZipFile(path) as archive:
-            config = json.loads(archive.read("config.json"))
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, RecursionError) as error:
-        raise ValueError(f"Expected a Keras v3 `.keras` archive with a config.json. Received: {path} ({error})") from None
-    refuse_code(config, str(path))
-
-
 def load_generator_file(path):
     """Loads a generator `.keras` file safely (no code from the file runs).
 
-    `check_keras_file`, then `keras.saving.load_model(path,
+    `check_keras_file` (zip directory: sizes, ratios, names; config: no
+    Lambda, only Keras and ganzoo classes), then `keras.saving.load_model(path,
     safe_mode=True, compile=False)` inside a safe-mode scope.
 
     Raises:
@@ -275,11 +258,13 @@ def load_weights(network, path):
     never runs; the weights must fit `network` exactly.
 
     Raises:
-        ValueError: not a Keras archive, or weights that do not fit.
+        ValueError: not a Keras archive, a zip bomb (see
+            `ganzoo.keras_file.check_archive`), or weights that do not fit.
     """
     path = os.fspath(path)
-    if path.endswith(".keras") and not zipfile.is_zipfile(path):
-        raise ValueError(f"Expected a Keras v3 `.keras` archive. Received: {path}, which is not a zip archive")
+    if path.endswith(".keras"):
+        # Keras reads model.weights.h5 out of the zip: refuse a bomb from the directory before it does.
+        keras_file.check_archive(path, required=keras_file.WEIGHTS_FILE)
     import warnings
 
     try:

@@ -1,6 +1,9 @@
 """Tests for export/runtime.py: OnnxGenerator without TensorFlow or Keras."""
 
+import hashlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -224,3 +227,101 @@ def test_runtime_imports_without_tensorflow_or_keras(files):
     # The same images as in this process, which has TensorFlow loaded.
     expected = OnnxGenerator(path).generate(4, labels=[0, 1, 2, 0], seed=0)
     assert result.stdout.split()[-1] == expected.tobytes().hex()
+
+
+
+def bare_copy(files, tmp_path, edit=None):
+    """`g.onnx` without metadata_props, with the conditional export's sidecar passed through `edit(dict)`."""
+    path = files["conditional"][0]
+    model = onnx.load(path)
+    del model.metadata_props[:]
+    onnx.save(model, tmp_path / "g.onnx")
+    with open(path + ".json") as file:
+        sidecar = json.load(file)
+    (tmp_path / "g.onnx.json").write_text(json.dumps(edit(sidecar) if edit else sidecar))
+    return tmp_path / "g.onnx"
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        # The graph outputs (batch, 16, 16, 1): a sidecar claiming 28x28 would give a wrong `image_shape`.
+        (
+            {"image_shape": [28, 28, 1]},
+            r"image_shape=\[28, 28, 1\] where the graph's output image has shape "
+            r"\['batch', 16, 16, 1\]",
+        ),
+        ({"image_shape": [16, 16, 3]}, r"image_shape=\[16, 16, 3\] where .* shape \['batch', 16, 16, 1\]"),
+        ({"output_dtype": "uint8"}, r"output_dtype='uint8' where the graph's output image is tensor\(float\)"),
+    ],
+)
+def test_a_sidecar_that_disagrees_with_the_graph_is_refused(files, tmp_path, edit, message):
+    path = bare_copy(files, tmp_path, lambda sidecar: {**sidecar, **edit})
+    with pytest.raises(ValueError, match=message) as error:
+        OnnxGenerator(path)
+    assert f"sidecar {path}.json" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_sidecar_sha256_is_verified(files, tmp_path):
+    path = files["conditional"][0]
+    with open(path, "rb") as file:
+        digest = hashlib.sha256(file.read()).hexdigest()  # the bare copy differs from this file: no metadata_props
+    bare = bare_copy(files, tmp_path)
+    with open(bare, "rb") as file:
+        bare_digest = hashlib.sha256(file.read()).hexdigest()
+    bare_copy(files, tmp_path, lambda sidecar: {**sidecar, "sha256": bare_digest})
+    assert OnnxGenerator(bare).image_shape == (16, 16, 1)
+    bare_copy(files, tmp_path, lambda sidecar: {**sidecar, "sha256": digest})
+    with pytest.raises(
+        ValueError,
+        match=f"Expected {bare} to have the sha256 its sidecar .* records, {digest}. Received: sha256={bare_digest}",
+    ):
+        OnnxGenerator(bare)
+    bare_copy(files, tmp_path, lambda sidecar: {**sidecar, "sha256": "abc"})
+    with pytest.raises(
+        ValueError, match="sha256 in .*g.onnx.json to be 64 lowercase hex digits. Received: sha256='abc'"
+    ):
+        OnnxGenerator(bare)
+
+
+@pytest.mark.parametrize("what", ["truncated", "keras", "text"])
+def test_a_file_that_is_not_onnx_is_one_line_naming_it(files, tmp_path, capsys, what):
+    source = files["conditional"][0]
+    with open(source, "rb") as file:
+        data = file.read()
+    path = tmp_path / "broken.onnx"
+    if what == "keras":
+        keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]).save(tmp_path / "model.keras")
+        path = tmp_path / "model.keras"
+        expected = r"a zip archive \(a Keras .keras file\?\)"
+    else:
+        path.write_bytes(data[: len(data) // 2] if what == "truncated" else b"hello\n")
+        expected = r"which onnxruntime cannot read \(truncated, or not an ONNX model\): Protobuf parsing failed\.$"
+    with pytest.raises(
+        ValueError, match=f"Expected an ONNX model file. Received: path='{re.escape(str(path))}', {expected}"
+    ) as error:
+        OnnxGenerator(path)
+    assert "\n" not in str(error.value)
+    from ganzoo.cli import main
+
+    if what != "keras":  # a .keras file given to `generate` runs in Keras; serve takes only ONNX
+        assert main(["generate", str(path), "-o", str(tmp_path / "grid.png")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"path='{path}'" in err and "Traceback" not in err, err
+
+
+def test_seed_is_validated_with_one_line(files):
+    generator = OnnxGenerator(files["unconditional"][0])
+    for seed in (-1, "x", 2**32, 1.5, True, [1, 2]):
+        with pytest.raises(ValueError, match=r"Expected seed to be None or an int in \[0, 2\*\*32\). Received: seed="):
+            generator.generate(2, seed=seed)
+    # numpy ints are ints; the largest seed works; the same seed gives the same images.
+    np.testing.assert_array_equal(generator.generate(2, seed=np.int64(3)), generator.generate(2, seed=3))
+    np.testing.assert_array_equal(
+        generator.generate(2, seed=np.uint32(2**32 - 1)),
+        np.clip(
+            np.round((generator.run(np.random.default_rng(2**32 - 1).standard_normal((2, LATENT_DIM))) + 1) * 127.5),
+            0,
+            255,
+        ).astype(np.uint8),
+    )
