@@ -4,10 +4,16 @@ import copy
 import math
 import numbers
 
-import keras
 import numpy as np
-from keras import ops
-from keras.src.saving import serialization_lib
+
+try:  # the base install has no Keras: say which extra brings it
+    import keras
+    from keras import ops
+    from keras.src.saving import serialization_lib
+except ImportError as error:
+    from ganzoo.install_hints import training_import_error
+
+    raise training_import_error('ganzoo.gan', error) from None
 
 from ganzoo import distribution, gradients, inputs
 from ganzoo.losses import get_loss, gradient_penalty_from_gradients
@@ -88,20 +94,35 @@ class GAN(keras.Model):
     ):
         super().__init__(**kwargs)
         adversarial = get_loss(loss)
+        if isinstance(num_classes, numbers.Integral) and not isinstance(num_classes, bool):
+            num_classes = int(num_classes)  # NumPy integers too
         spec = describe_generator(generator, num_classes)
         if spec["num_classes"] != num_classes:  # a conditional generator and num_classes=None
             raise ValueError(
                 f"Expected num_classes={spec['num_classes']} for a conditional generator (inputs z and label). "
                 f"Received: num_classes={num_classes!r}"
             )
-        if not isinstance(latent_dim, int) or isinstance(latent_dim, bool) or spec["latent_dim"] != latent_dim:
+        # NumPy integers (np.int64(8), a shape entry) are ints here, stored as int.
+        if (
+            not isinstance(latent_dim, numbers.Integral)
+            or isinstance(latent_dim, bool)
+            or spec["latent_dim"] != latent_dim
+        ):
             raise ValueError(
                 f"Expected latent_dim to be an int matching the generator's z input ({spec['latent_dim']}). "
                 f"Received: latent_dim={latent_dim!r}"
             )
+        latent_dim = int(latent_dim)
         check_discriminator(discriminator, spec["image_shape"], num_classes)
-        if not isinstance(discriminator_steps, int) or isinstance(discriminator_steps, bool) or discriminator_steps < 1:
-            raise ValueError(f"Expected discriminator_steps to be an int >= 1. Received: discriminator_steps={discriminator_steps!r}")
+        if (
+            not isinstance(discriminator_steps, numbers.Integral)
+            or isinstance(discriminator_steps, bool)
+            or discriminator_steps < 1
+        ):
+            raise ValueError(
+                f"Expected discriminator_steps to be an int >= 1. Received: discriminator_steps={discriminator_steps!r}"
+            )
+        discriminator_steps = int(discriminator_steps)
         if (
             not isinstance(gradient_penalty_weight, (int, float))
             or isinstance(gradient_penalty_weight, bool)
@@ -371,8 +392,11 @@ class GAN(keras.Model):
                     f"ganzoo.callbacks.FrechetDistanceMonitor). Received: {key}={kwargs[key]!r}"
                 )
         x, y = inputs.checked_fit_data(x, y, self.image_shape, self.num_classes)
-        with gradients.state_kept_on_error(self):
-            return super().fit(x, y, *args, **kwargs)
+        with gradients.state_kept_on_error(self), inputs.pipeline_errors_in_one_line():
+            history = super().fit(x, y, *args, **kwargs)
+        if history.epoch and not history.history:  # every epoch ran without a single batch
+            raise ValueError("Expected x to yield at least one batch. Received: data that yielded none (empty?)")
+        return history
 
     @classmethod
     def from_preset(cls, name, hub=None, **compile_kwargs):

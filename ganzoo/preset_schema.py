@@ -13,13 +13,16 @@ import math
 import numbers
 import re
 
+from ganzoo import network_args
+from ganzoo.network_args import DISCRIMINATOR_BUILDERS, GENERATOR_BUILDERS  # noqa: F401  (re-exported)
+
 VARIANTS = ("dcgan", "lsgan", "wgan_gp", "cgan", "sngan")
-# Kept equal to `ganzoo.losses.LOSSES` and `ganzoo.models.registry.BUILDERS`
-# (tests check) so that validation needs no Keras import.
+# Kept equal to `ganzoo.losses.LOSSES` and its `smoothable` losses (tests check) so that validation needs no Keras
+# import. Label smoothing moves targets: the losses without target labels (hinge, wasserstein) have none to move.
 LOSS_NAMES = ("hinge", "least_squares", "minimax", "non_saturating", "wasserstein")
-_TARGET_LOSSES = ("least_squares", "minimax", "non_saturating")  # the `smoothable` ones
-GENERATOR_BUILDERS = ("dcgan_generator", "resnet_generator")
-DISCRIMINATOR_BUILDERS = ("dcgan_discriminator", "resnet_discriminator")
+_TARGET_LOSSES = ("least_squares", "minimax", "non_saturating")
+# Seeds seed NumPy, Keras and the data order: all take 32 bits.
+_SEED_LIMIT = 2**32
 OPTIMIZERS = ("Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "SGD", "Lion", "Adagrad", "Adadelta", "Adafactor", "Ftrl")
 LEARNING_RATE_SCHEDULES = (
     "ExponentialDecay",
@@ -62,9 +65,6 @@ _PLAIN_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _ONNX_KEYS = {"file": (_STR, False), "sha256": (_STR, False), "size_bytes": (_INT, False)}
 _TRAINING_KEYS = {"seconds": (_FLOAT, False), "command": (_STR, False), "ganzoo_version": (_STR, False)}
-# Upper bounds of network arguments, so that a hostile preset gets an error instead of exhausting memory
-# (the largest ResNet these allow is about 0.5 G weights).
-_ARG_LIMITS = {"filters": 1024, "latent_dim": 4096, "num_classes": 10_000, "image_side": 1024, "parameters": 500_000_000}
 # Layers whose config carries Python code; never built, whatever Keras' safe-mode setting.
 _UNSAFE_CLASSES = ("Lambda", "__lambda__", "TorchModuleWrapper")
 
@@ -164,28 +164,10 @@ def _keras_only(spec, source):
 
 
 def _check_network(entry, key, builders, source):
+    """Checks a network entry's arguments against its builder's declaration and counts its weights (builds nothing)."""
     _check_dict(entry, _NETWORK_KEYS, key, source)
     _check_range(entry["builder"] in builders, f"{key}.builder", f"to be one of {builders}", entry["builder"], source)
-    for arg, value in entry["args"].items():
-        flat = value if isinstance(value, list) else [value]
-        ok = all(item is None or isinstance(item, (str, bool, numbers.Real)) for item in flat)
-        _check_range(
-            ok and arg not in ("dtype", "name"),
-            f"{key}.args.{arg}",
-            "to be a JSON number, string, bool, null or list of them (dtype and name are chosen when building)",
-            value,
-            source,
-        )
-    shape = entry["args"].get("image_shape")
-    ok = isinstance(shape, list) and len(shape) == 3 and all(_type_ok(d, _INT) and d >= 1 for d in shape)
-    _check_range(ok, f"{key}.args.image_shape", "to be [height, width, channels] of positive ints", shape, source)
-    _check_range(
-        entry["parameters"] is None or entry["parameters"] >= 1,
-        f"{key}.parameters",
-        "to be null or >= 1",
-        entry["parameters"],
-        source,
-    )
+    return network_args.check_args(entry["builder"], entry["args"], path=f"{key}.args", source=source)[1]
 
 
 def _check_optimizer(spec, path, source):
@@ -227,8 +209,10 @@ def _check_networks(config, source):
             "Received: a serialized Keras graph, the preset format of ganzoo 0.1, which can carry code; "
             "upgrade the preset file or run folder with `ganzoo migrate PATH`"
         )
-    _check_network(config["generator"], "generator", GENERATOR_BUILDERS, source)
-    _check_network(config["discriminator"], "discriminator", DISCRIMINATOR_BUILDERS, source)
+    counts = {
+        "generator": _check_network(config["generator"], "generator", GENERATOR_BUILDERS, source),
+        "discriminator": _check_network(config["discriminator"], "discriminator", DISCRIMINATOR_BUILDERS, source),
+    }
     gan, g_args, d_args = config["gan"], config["generator"]["args"], config["discriminator"]["args"]
     _check_range(
         g_args.get("latent_dim") == gan["latent_dim"],
@@ -260,6 +244,14 @@ def _check_networks(config, source):
         size,
         source,
     )
+    for key, parameters in counts.items():  # after the agreement checks, which name the argument that differs
+        _check_range(
+            config[key]["parameters"] is None or config[key]["parameters"] == parameters,
+            f"{key}.parameters",
+            f"to be null or the {parameters} weights that {config[key]['builder']}({key}.args) has",
+            config[key]["parameters"],
+            source,
+        )
 
 
 def validate_config(config, source=None):
@@ -268,8 +260,10 @@ def validate_config(config, source=None):
     Strict: a missing or unknown key, a wrong type or an out-of-range value
     is an error naming the key path (e.g. `recipe.batch_size`). Integers
     are accepted where a float is expected; booleans are never numbers.
-    Network arguments are checked for form and agreement with `gan` and
-    `recipe`; the builder checks their values when it runs.
+    Network arguments are checked against their builder's declaration in
+    `ganzoo.network_args` (types and bounds), and for agreement with `gan`
+    and `recipe`; the weights they give are counted without building
+    anything, compared to `parameters` and to `network_args.MAX_PARAMETERS`.
 
     Args:
         config: the preset dict, as read from JSON. A missing
@@ -309,7 +303,13 @@ def validate_config(config, source=None):
         for key, default in _OPTIONAL_GAN_KEYS.items():
             gan.setdefault(key, default)
     _check_dict(gan, _GAN_KEYS, "gan", source)
-    _check_range(gan["latent_dim"] >= 1, "gan.latent_dim", "to be >= 1", gan["latent_dim"], source)
+    _check_range(
+        1 <= gan["latent_dim"] <= network_args.MAX_LATENT_DIM,
+        "gan.latent_dim",
+        f"to be in [1, {network_args.MAX_LATENT_DIM}]",
+        gan["latent_dim"],
+        source,
+    )
     _check_range(gan["loss"] in LOSS_NAMES, "gan.loss", f"to be one of {LOSS_NAMES}", gan["loss"], source)
     _check_range(
         gan["discriminator_steps"] >= 1, "gan.discriminator_steps", "to be >= 1", gan["discriminator_steps"], source
@@ -323,6 +323,13 @@ def validate_config(config, source=None):
     )
     for key in ("label_smoothing", "fake_label_smoothing"):
         _check_range(0 <= gan[key] < 1, f"gan.{key}", "to be in [0, 1)", gan[key], source)
+        _check_range(
+            gan[key] == 0 or gan["loss"] in _TARGET_LOSSES,
+            f"gan.{key}",
+            f"to be 0 with gan.loss={gan['loss']!r}, which has no target labels to smooth (only {_TARGET_LOSSES} have)",
+            gan[key],
+            source,
+        )
     _check_range(
         gan["label_smoothing"] + gan["fake_label_smoothing"] < 1,
         "gan.fake_label_smoothing",
@@ -331,9 +338,9 @@ def validate_config(config, source=None):
         source,
     )
     _check_range(
-        gan["num_classes"] is None or gan["num_classes"] >= 2,
+        gan["num_classes"] is None or 2 <= gan["num_classes"] <= network_args.MAX_CLASSES,
         "gan.num_classes",
-        "to be null or >= 2",
+        f"to be null or in [2, {network_args.MAX_CLASSES}]",
         gan["num_classes"],
         source,
     )
@@ -349,7 +356,14 @@ def validate_config(config, source=None):
     _check_dict(recipe, _RECIPE_KEYS, "recipe", source)
     for key in ("image_size", "batch_size", "epochs"):
         _check_range(recipe[key] >= 1, f"recipe.{key}", "to be >= 1", recipe[key], source)
-    _check_range(recipe["seed"] >= 0, "recipe.seed", "to be >= 0", recipe["seed"], source)
+    _check_range(
+        recipe["image_size"] <= network_args.MAX_SIDE,
+        "recipe.image_size",
+        f"to be at most {network_args.MAX_SIDE}",
+        recipe["image_size"],
+        source,
+    )
+    _check_range(0 <= recipe["seed"] < _SEED_LIMIT, "recipe.seed", "to be in [0, 2**32)", recipe["seed"], source)
     for key in ("d_optimizer", "g_optimizer"):
         _check_optimizer(recipe[key], f"recipe.{key}", source)
     _check_range(

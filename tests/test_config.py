@@ -146,7 +146,10 @@ def test_a_serialized_graph_preset_gets_a_clear_error(configs):
 def test_a_planted_optimizer_module_is_refused_before_keras_sees_it(configs):
     config = copy.deepcopy(configs["dcgan"])
     config["recipe"]["d_optimizer"]["config"]["learning_rate"] = {
-        "module": "builtins", "class_name": "ExponentialDecay", "config": {}}
+        "module": "builtins",
+        "class_name": "ExponentialDecay",
+        "config": {},
+    }
     with pytest.raises(ValueError, match="builtins"):
         validate_config(config)
     config["recipe"]["d_optimizer"]["config"]["learning_rate"] = {"class_name": "Lambda", "config": {}}
@@ -306,7 +309,9 @@ def test_default_configs_build_and_round_trip(configs, variant):
         assert network.count_params() == entry["parameters"]
     for key, value in config["gan"].items():
         assert getattr(gan, "loss_name" if key == "loss" else key) == value
-    assert float(gan.d_optimizer.learning_rate) == pytest.approx(config["recipe"]["d_optimizer"]["config"]["learning_rate"])
+    assert float(gan.d_optimizer.learning_rate) == pytest.approx(
+        config["recipe"]["d_optimizer"]["config"]["learning_rate"]
+    )
     assert gan.d_optimizer is not gan.g_optimizer
     # Building does not modify the config.
     assert config == default_config(variant, latent_dim=8, filters=8)
@@ -343,7 +348,7 @@ def test_recorded_parameter_count_must_match(configs):
     entry["parameters"] += 1
     with pytest.raises(ValueError, match="parameters"):
         build_network(entry, source="generator")
-    with pytest.raises(ValueError, match="unexpected keyword argument 'bogus'"):
+    with pytest.raises(ValueError, match=r"unknown argument args\.bogus"):
         build_network({**entry, "parameters": None, "args": {**entry["args"], "bogus": 1}})
 
 

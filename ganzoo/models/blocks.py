@@ -1,5 +1,9 @@
 """What the model families share: argument checks, the resolution plan, label channels.
 
+The arguments themselves, their bounds and the weight counts they give are
+declared in `ganzoo.network_args` (pure Python, read by the preset schema
+too); `checked_args` applies that declaration before a builder makes a layer.
+
 Each family module (`dcgan.py`, `resnet.py`) builds its networks from Keras
 layers with these helpers, so that every family takes the same arguments
 (`image_shape`, `latent_dim`, `num_classes`, `filters`, `dtype`) and
@@ -9,8 +13,7 @@ conditions on labels the same way.
 import keras
 from keras import layers
 
-
-NORMALIZATIONS = ("batch", "layer", None)
+from ganzoo import network_args
 
 
 def init():
@@ -31,14 +34,15 @@ def check_image_shape(image_shape):
     return tuple(image_shape)
 
 
-def check_positive_int(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"Expected {name} to be a positive int. Received: {name}={value!r}")
+def checked_args(builder, **args):
+    """Returns the values of `args` in their order, checked against `builder`'s declaration in `ganzoo.network_args`.
 
-
-def check_num_classes(num_classes):
-    if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 2):
-        raise ValueError(f"Expected num_classes to be None or an int >= 2. Received: num_classes={num_classes!r}")
+    Raises:
+        ValueError: an argument out of its type or bounds, or a network of
+            more than `network_args.MAX_PARAMETERS` weights (nothing is built).
+    """
+    checked, _ = network_args.check_args(builder, args)
+    return tuple(checked[key] for key in args)
 
 
 def label_channels(label, num_classes, image_shape, dtype=None):
@@ -54,44 +58,13 @@ def label_channels(label, num_classes, image_shape, dtype=None):
 
 
 def upsampling_plan(image_shape):
-    """Returns `(start_height, start_width, stages)` for an image shape.
+    """Returns `(start_height, start_width, stages)` for an image shape (see `ganzoo.network_args.upsampling_plan`).
 
-    The generator starts at `start` resolution and doubles it `stages`
-    times; the discriminator halves it as often. Each side is halved while it
-    stays even and at least 4: 16 -> 4 (2 stages), 28 -> 7 (2), 32 -> 4 (3),
-    64 -> 4 (4).
-
-    Raises:
-        ValueError: if height and width need different stage counts, or the
-            image cannot be halved at all.
+    Example:
+        >>> upsampling_plan((28, 28, 1))
+        (7, 7, 2)
     """
-    height, width, _ = check_image_shape(image_shape)
-
-    def plan(size):
-        stages = 0
-        while size % 2 == 0 and size // 2 >= 4:
-            size //= 2
-            stages += 1
-        return size, stages
-
-    (h0, h_stages), (w0, w_stages) = plan(height), plan(width)
-    if h_stages != w_stages or h_stages == 0:
-        raise ValueError(
-            "Expected an image_shape whose height and width can both be halved the same "
-            "number of times (at least once) down to a size >= 4, e.g. 16, 28, 32 or 64. "
-            f"Received: image_shape={tuple(image_shape)!r}"
-        )
-    return h0, w0, h_stages
-
-
-def check_discriminator_options(normalization, spectral_norm):
-    """Raises unless `normalization` is one of `NORMALIZATIONS` and `spectral_norm` a bool."""
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(
-            f"Expected normalization to be one of {NORMALIZATIONS}. Received: normalization={normalization!r}"
-        )
-    if not isinstance(spectral_norm, bool):
-        raise ValueError(f"Expected spectral_norm to be True or False. Received: spectral_norm={spectral_norm!r}")
+    return network_args.upsampling_plan(check_image_shape(image_shape))
 
 
 def generator_inputs(latent_dim, num_classes, dtype=None):

@@ -9,10 +9,7 @@ import keras
 from keras import layers
 
 from ganzoo.models.blocks import (
-    check_discriminator_options,
-    check_image_shape,
-    check_num_classes,
-    check_positive_int,
+    checked_args,
     discriminator_inputs,
     generator_inputs,
     init,
@@ -49,10 +46,9 @@ def dcgan_generator(image_shape, latent_dim, *, num_classes=None, filters=64, dt
         >>> g(np.zeros((2, 64))).shape
         (2, 28, 28, 1)
     """
-    image_shape = check_image_shape(image_shape)
-    check_positive_int("latent_dim", latent_dim)
-    check_positive_int("filters", filters)
-    check_num_classes(num_classes)
+    image_shape, latent_dim, num_classes, filters = checked_args(
+        "dcgan_generator", image_shape=image_shape, latent_dim=latent_dim, num_classes=num_classes, filters=filters
+    )
     h0, w0, stages = upsampling_plan(image_shape)
 
     inputs, x = generator_inputs(latent_dim, num_classes, dtype)
@@ -78,7 +74,13 @@ def dcgan_generator(image_shape, latent_dim, *, num_classes=None, filters=64, dt
 
 
 def dcgan_discriminator(
-    image_shape, *, num_classes=None, filters=64, normalization="batch", spectral_norm=False, dtype=None,
+    image_shape,
+    *,
+    num_classes=None,
+    filters=64,
+    normalization="batch",
+    spectral_norm=False,
+    dtype=None,
     name="discriminator",
 ):
     """Builds a DCGAN discriminator (or WGAN critic): image (+ label) -> one logit.
@@ -107,10 +109,14 @@ def dcgan_discriminator(
     Example:
         >>> critic = dcgan_discriminator((32, 32, 3), normalization=None)
     """
-    image_shape = check_image_shape(image_shape)
-    check_positive_int("filters", filters)
-    check_num_classes(num_classes)
-    check_discriminator_options(normalization, spectral_norm)
+    image_shape, num_classes, filters, normalization, spectral_norm = checked_args(
+        "dcgan_discriminator",
+        image_shape=image_shape,
+        num_classes=num_classes,
+        filters=filters,
+        normalization=normalization,
+        spectral_norm=spectral_norm,
+    )
     _, _, stages = upsampling_plan(image_shape)
 
     def weighted(layer, name):  # SpectralNorm takes the layer's name so weight paths stay readable
@@ -120,8 +126,15 @@ def dcgan_discriminator(
 
     width = filters
     for i in range(stages):
-        conv = layers.Conv2D(width, 4, strides=2, padding="same", kernel_initializer=init(), dtype=dtype,
-                             name=f"down{i}_conv" if spectral_norm else f"down{i}")
+        conv = layers.Conv2D(
+            width,
+            4,
+            strides=2,
+            padding="same",
+            kernel_initializer=init(),
+            dtype=dtype,
+            name=f"down{i}_conv" if spectral_norm else f"down{i}",
+        )
         x = weighted(conv, f"down{i}")(x)
         if i > 0 and normalization == "batch":
             x = layers.BatchNormalization(dtype=dtype, name=f"down{i}_bn")(x)
@@ -130,6 +143,8 @@ def dcgan_discriminator(
         x = layers.LeakyReLU(0.2, dtype=dtype, name=f"down{i}_lrelu")(x)
         width *= 2
     x = layers.Flatten(dtype=dtype, name="flatten")(x)
-    dense = layers.Dense(1, kernel_initializer=init(), dtype="float32", name="logit_dense" if spectral_norm else "logit")
+    dense = layers.Dense(
+        1, kernel_initializer=init(), dtype="float32", name="logit_dense" if spectral_norm else "logit"
+    )
     logit = weighted(dense, "logit")(x)
     return keras.Model(inputs, logit, name=name)

@@ -3,9 +3,12 @@
 A preset stores each network as data, `{"builder": name, "args": {...},
 "parameters": int}`, never as a serialized Keras graph, so a preset a
 reviewer can read cannot run code. This is the one place that maps those
-names to functions.
+names to functions; what each builder takes, and how many weights that
+gives, is declared in `ganzoo.network_args` and checked before anything is
+built.
 """
 
+from ganzoo import network_args
 from ganzoo.models.dcgan import dcgan_discriminator, dcgan_generator
 from ganzoo.models.resnet import resnet_discriminator, resnet_generator
 
@@ -15,31 +18,39 @@ BUILDERS = {
     "resnet_generator": resnet_generator,
     "resnet_discriminator": resnet_discriminator,
 }
-GENERATOR_BUILDERS = ("dcgan_generator", "resnet_generator")
-# Arguments a preset may not set: the precision is chosen when building, the name by the GAN.
-_RESERVED_ARGS = ("dtype", "name")
+GENERATOR_BUILDERS = network_args.GENERATOR_BUILDERS
 
 
-def _args(entry, source):
-    if not isinstance(entry, dict) or entry.get("builder") not in BUILDERS or not isinstance(entry.get("args"), dict):
+def check_entry(entry, source="a network entry"):
+    """Checks a network entry against its builder's declaration and returns `(args, parameters)`, building nothing.
+
+    Raises:
+        ValueError: in one line: an unknown builder; an unknown, reserved,
+            missing, ill-typed or out-of-bounds argument (naming it); a
+            network over `network_args.MAX_PARAMETERS` weights; or a recorded
+            `parameters` count other than the one the arguments give.
+    """
+    if not isinstance(entry, dict) or entry.get("builder") not in BUILDERS:
         raise ValueError(
             f"Expected {source} to be {{'builder': one of {sorted(BUILDERS)}, 'args': {{...}}}}. Received: {entry!r}"[
                 :600
             ]
         )
-    reserved = sorted(set(entry["args"]) & set(_RESERVED_ARGS))
-    if reserved:
+    args, parameters = network_args.check_args(entry["builder"], entry.get("args"), path="args", source=source)
+    expected = entry.get("parameters")
+    if expected is not None and expected != parameters:
         raise ValueError(
-            f"Expected no {reserved[0]!r} in {source}.args (it is chosen when building). Received: {entry['args']!r}"
+            f"Expected {source} to build a network with parameters={expected!r}. "
+            f"Received: {entry['builder']}(**args) has {parameters} parameters"
         )
-    args = dict(entry["args"])
-    if isinstance(args.get("image_shape"), list):
-        args["image_shape"] = tuple(args["image_shape"])
-    return args
+    return args, parameters
 
 
 def build_network(entry, dtype=None, source="a network entry"):
     """Builds a network from its preset entry `{"builder": ..., "args": ...}`.
+
+    The arguments and the weight count they give are checked first
+    (`check_entry`), so hostile arguments never allocate a tensor.
 
     Args:
         entry: the entry, as stored in a preset.
@@ -52,33 +63,30 @@ def build_network(entry, dtype=None, source="a network entry"):
         A functional `keras.Model`.
 
     Raises:
-        ValueError: an unknown builder, a reserved argument, a bad argument
-            (the builder names it), or a recorded `parameters` count that the
-            built network does not have.
+        ValueError: see `check_entry`.
+        RuntimeError: the built network's weight count differs from the
+            declared count (a bug in ganzoo, or a Keras that counts otherwise).
 
     Example:
         >>> build_network({"builder": "dcgan_generator", "args": {"image_shape": [16, 16, 1], "latent_dim": 8}})
     """
-    args = _args(entry, source)
-    try:
-        network = BUILDERS[entry["builder"]](**args, dtype=dtype)
-    except TypeError as error:  # an unknown or missing argument
-        raise ValueError(f"Expected the arguments of {entry['builder']} in {source}. Received: {error}") from None
-    expected = entry.get("parameters")
-    if expected is not None and network.count_params() != expected:
-        raise ValueError(
-            f"Expected {source} to build a network with parameters={expected}. "
-            f"Received: {entry['builder']}(**args) has {network.count_params()} parameters"
+    args, parameters = check_entry(entry, source)
+    network = BUILDERS[entry["builder"]](**args, dtype=dtype)
+    if network.count_params() != parameters:  # the count in network_args no longer follows the builder (or Keras)
+        raise RuntimeError(
+            f"Expected {entry['builder']}(**args) to have the {parameters} parameters that ganzoo.network_args "
+            f"counts. Received: {network.count_params()} in {source}; please report this"
         )
     return network
 
 
 def network_entry(builder, **args):
-    """Returns the preset entry for `builder(**args)`, with its parameter count (it builds the network once).
+    """Returns the preset entry for `builder(**args)`, with its parameter count (counted, not built).
 
     Example:
         >>> network_entry("dcgan_discriminator", image_shape=[16, 16, 1], filters=32)["parameters"]
+        34657
     """
     entry = {"builder": builder, "args": {k: list(v) if isinstance(v, tuple) else v for k, v in args.items()}}
-    entry["parameters"] = int(build_network(entry, source=f"network_entry({builder!r})").count_params())
+    entry["parameters"] = check_entry(entry, source=f"network_entry({builder!r})")[1]
     return entry

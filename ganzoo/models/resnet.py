@@ -15,10 +15,7 @@ import keras
 from keras import layers
 
 from ganzoo.models.blocks import (
-    check_discriminator_options,
-    check_image_shape,
-    check_num_classes,
-    check_positive_int,
+    checked_args,
     discriminator_inputs,
     generator_inputs,
     upsampling_plan,
@@ -103,10 +100,9 @@ def resnet_generator(image_shape, latent_dim, *, num_classes=None, filters=128, 
         >>> resnet_generator((32, 32, 3), 128).output.shape
         (None, 32, 32, 3)
     """
-    image_shape = check_image_shape(image_shape)
-    check_positive_int("latent_dim", latent_dim)
-    check_positive_int("filters", filters)
-    check_num_classes(num_classes)
+    image_shape, latent_dim, num_classes, filters = checked_args(
+        "resnet_generator", image_shape=image_shape, latent_dim=latent_dim, num_classes=num_classes, filters=filters
+    )
     h0, w0, stages = upsampling_plan(image_shape)
 
     inputs, x = generator_inputs(latent_dim, num_classes, dtype)
@@ -153,10 +149,14 @@ def resnet_discriminator(
         >>> resnet_discriminator((32, 32, 3), spectral_norm=True).output.shape
         (None, 1)
     """
-    image_shape = check_image_shape(image_shape)
-    check_positive_int("filters", filters)
-    check_num_classes(num_classes)
-    check_discriminator_options(normalization, spectral_norm)
+    image_shape, num_classes, filters, normalization, spectral_norm = checked_args(
+        "resnet_discriminator",
+        image_shape=image_shape,
+        num_classes=num_classes,
+        filters=filters,
+        normalization=normalization,
+        spectral_norm=spectral_norm,
+    )
     _, _, stages = upsampling_plan(image_shape)
 
     inputs, x = discriminator_inputs(image_shape, num_classes, dtype)
