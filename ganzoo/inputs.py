@@ -9,6 +9,8 @@ which Keras switches on by default on a GPU, and a traced JAX step has no
 values to look at.
 """
 
+import contextlib
+
 import keras
 import numpy as np
 from keras import ops
@@ -67,13 +69,20 @@ def check_values(images, labels, num_classes, where="x"):
     """Raises if concrete images leave [-1, 1] or labels leave [0, num_classes)."""
     pixels = np.asarray(images)
     if pixels.size and np.issubdtype(pixels.dtype, np.floating):
-        # Non-finite pixels are a numerical fault, not a scaling mistake: they reach the step,
-        # where loss scaling skips the update and NaNGuard stops the run.
-        low, high = np.inf, -np.inf
+        # Non-finite pixels are a data error like out-of-range ones: inside the step they would
+        # only show up as NaN losses and NaN weights.
+        low, high, bad = np.inf, -np.inf, 0
         for chunk in np.array_split(pixels.reshape(len(pixels), -1), max(1, len(pixels) // 4096)):  # bounded memory
-            finite = chunk[np.isfinite(chunk)]
-            if finite.size:
-                low, high = min(low, float(finite.min())), max(high, float(finite.max()))
+            finite = np.isfinite(chunk)
+            bad += int(finite.size - np.count_nonzero(finite))
+            values = chunk[finite]
+            if values.size:
+                low, high = min(low, float(values.min())), max(high, float(values.max()))
+        if bad:
+            raise ValueError(
+                f"Expected finite images scaled to [-1, 1]. Received: {where} with {bad} NaN or infinite "
+                "pixel(s); clean or drop those images before training."
+            )
         if low < -1 - _PIXEL_TOLERANCE or high > 1 + _PIXEL_TOLERANCE:
             raise ValueError(
                 f"Expected images scaled to [-1, 1] (the generator's tanh range). Received: {where} with "
@@ -101,7 +110,7 @@ def split_element(element):
 def _check_dataset(dataset, image_shape, num_classes):
     import tensorflow as tf
 
-    message = "Expected x to hold images scaled to [-1, 1]" + (
+    message = _PIPELINE_MESSAGE + " scaled to [-1, 1]" + (
         "" if num_classes is None else f" and labels in [0, {num_classes}) (num_classes={num_classes})")
 
     def check(*element):
@@ -109,14 +118,8 @@ def _check_dataset(dataset, image_shape, num_classes):
         checks = []
         if images.dtype.is_floating:
             limit = tf.cast(1 + _PIXEL_TOLERANCE, images.dtype)
-            largest = tf.reduce_max(tf.abs(images))  # one pass in the common case
-
-            def finite_values_inside():  # only for batches holding NaN/Inf, which the step handles as faults
-                inside = tf.logical_or(tf.abs(images) <= limit, tf.logical_not(tf.math.is_finite(images)))
-                return tf.reduce_all(inside)
-
-            ok = tf.cond(tf.math.is_finite(largest), lambda: largest <= limit, finite_values_inside)
-            checks.append(tf.debugging.Assert(ok, [message + ". Received images outside [-1, 1]"]))
+            ok = tf.reduce_all(tf.abs(images) <= limit)  # False for NaN and infinite pixels too
+            checks.append(tf.debugging.Assert(ok, [message + ". Received images outside [-1, 1] or not finite"]))
         if labels is not None and labels.dtype.is_integer and num_classes is not None:
             checks.append(tf.debugging.assert_non_negative(labels, message=message + ". Received a negative label"))
             checks.append(tf.debugging.assert_less(labels, tf.cast(num_classes, labels.dtype),
@@ -125,6 +128,23 @@ def _check_dataset(dataset, image_shape, num_classes):
             return tf.nest.map_structure(tf.identity, element[0] if len(element) == 1 else element)
 
     return dataset.map(check, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+
+
+_PIPELINE_MESSAGE = "Expected x to hold finite images"
+
+
+@contextlib.contextmanager
+def pipeline_errors_in_one_line():
+    """Turns a failed `tf.data` value check (a multi-line "Graph execution error") into its one-line ValueError."""
+    try:
+        yield
+    except Exception as error:  # noqa: BLE001 - re-raised unless it is our own check's failure
+        text = str(error)
+        if _PIPELINE_MESSAGE not in text or type(error).__name__ != "InvalidArgumentError":
+            raise
+        line = text[text.index(_PIPELINE_MESSAGE) :].splitlines()[0].split("] [")[0].rstrip()  # TF's data dump
+        line = line[:-1] if line.endswith("]") and line.count("]") > line.count("[") else line  # Assert's list bracket
+        raise ValueError(line.rstrip(". ") + ".") from None
 
 
 def _checked_iterator(iterator, num_classes):
@@ -159,6 +179,8 @@ def checked_fit_data(x, y, image_shape, num_classes):
         images, labels = split_element(x) if isinstance(x, (tuple, list)) else (x, None)
     if _is_array(images):  # NumPy, JAX, TensorFlow or PyTorch arrays: check the values now
         images = gradients.to_numpy(images)
+        if images.ndim == 0 or len(images) == 0:
+            raise ValueError(f"Expected at least one image to train on. Received: x of shape {images.shape}")
         labels = None if labels is None else (gradients.to_numpy(labels) if _is_array(labels) else np.asarray(labels))
         check_batch_structure(images, labels, image_shape, num_classes)
         check_values(images, labels, num_classes)
@@ -170,6 +192,8 @@ def checked_fit_data(x, y, image_shape, num_classes):
     if tf is not None and isinstance(x, tf.data.Dataset):
         from ganzoo.distribution import hides_batch_size
 
+        if int(x.cardinality()) == 0:  # known to be empty (an unknown cardinality is checked after fit)
+            raise ValueError("Expected a tf.data.Dataset that yields batches. Received: an empty dataset")
         return (x if hides_batch_size() else _check_dataset(x, image_shape, num_classes)), y
     if hasattr(x, "__next__") and hasattr(x, "__iter__"):
         return _checked_iterator(x, num_classes), y

@@ -11,6 +11,7 @@ from keras import layers  # noqa: E402
 
 from ganzoo.gan import GAN  # noqa: E402
 from helpers import (  # noqa: E402
+    BATCH,
     IMAGE_SHAPE,
     LATENT_DIM,
     NUM_CLASSES,
@@ -66,7 +67,7 @@ def test_labels_out_of_range_in_a_dataset_fail_under_xla_too(jit_compile):
     labels = np.zeros(8, "int32")
     labels[6] = NUM_CLASSES
     dataset = tf.data.Dataset.from_tensor_slices((random_images(8), labels)).batch(4)
-    with pytest.raises(Exception, match="labels in \\[0, 3\\)"):
+    with pytest.raises(ValueError, match=r"^Expected x to hold finite images scaled to \[-1, 1\] and labels in \[0, 3\) \(num_classes=3\)\. Received a label >= num_classes\.$"):
         gan.fit(dataset, epochs=1, verbose=0)
 
 
@@ -147,3 +148,42 @@ def test_backend_tensors_are_checked_like_arrays():
     gan = compiled_gan("dcgan")
     with pytest.raises(ValueError, match="scaled to \\[-1, 1\\]"):
         gan.fit(tensor(random_images(8) * 100), batch_size=4, epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("form", ["array", "tf.data", "generator"])
+def test_non_finite_pixels_are_refused_where_data_enters_fit(bad, form):
+    import tensorflow as tf
+
+    gan = compiled_gan("dcgan")
+    images = random_images(4 * BATCH)
+    images[BATCH + 1, 2, 3, 0] = bad  # one pixel of the second batch
+    before = gan.generator.get_weights()
+    if form == "array":
+        with pytest.raises(ValueError, match=r"Expected finite images .* 1 NaN or infinite pixel"):
+            gan.fit(images, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+    elif form == "generator":
+        batches = (images[i : i + BATCH] for i in range(0, len(images), BATCH))
+        with pytest.raises(ValueError, match=r"Expected finite images .* 1 NaN or infinite pixel"):
+            gan.fit(batches, steps_per_epoch=4, epochs=1, verbose=0)
+    else:
+        dataset = tf.data.Dataset.from_tensor_slices(images).batch(BATCH)
+        with pytest.raises(ValueError, match=r"^Expected x to hold finite images scaled to \[-1, 1\]\. Received images outside \[-1, 1\] or not finite\.$"):
+            gan.fit(dataset, epochs=1, verbose=0)
+    # Nothing NaN reached the generator: its weights are finite (the first batch may have trained).
+    assert all(np.all(np.isfinite(w)) for w in gan.generator.get_weights())
+    assert len(before) == len(gan.generator.get_weights())
+
+
+def test_an_empty_array_or_dataset_is_an_error():
+    import tensorflow as tf
+
+    gan = compiled_gan("dcgan")
+    with pytest.raises(ValueError, match=r"Expected at least one image to train on. Received: x of shape \(0, 16, 16, 1\)"):
+        gan.fit(np.zeros((0, 16, 16, 1), "float32"), epochs=1, verbose=0)
+    empty = tf.data.Dataset.from_tensor_slices(np.zeros((0, 16, 16, 1), "float32")).batch(BATCH)
+    with pytest.raises(ValueError, match="Expected a tf.data.Dataset that yields batches. Received: an empty dataset"):
+        gan.fit(empty, epochs=1, verbose=0)
+    unknown = tf.data.Dataset.from_tensor_slices(random_images(BATCH)).filter(lambda x: False).batch(BATCH)
+    with pytest.raises(ValueError, match="Expected x to yield at least one batch"):
+        gan.fit(unknown, epochs=1, verbose=0)
