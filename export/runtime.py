@@ -295,7 +295,8 @@ class OnnxGenerator:
 
         Args:
             n: number of images, a positive int.
-            labels: for a conditional generator, an int or `n` class ids.
+            labels: for a conditional generator, an int or `n` class ids;
+                None cycles through the classes (0, 1, ..., num_classes - 1, 0, ...).
             seed: seed of the noise; the same seed gives the same images.
             batch_size: images per session run.
 
@@ -312,6 +313,8 @@ class OnnxGenerator:
             not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**32
         ):
             raise ValueError(f"Expected seed to be None or an int in [0, 2**32). Received: seed={seed!r}")
+        if labels is None and self.num_classes is not None:  # as `ganzoo generate` does: one class per column
+            labels = np.arange(n) % self.num_classes
         labels = self.check_labels(labels, n)
         rng = np.random.default_rng(None if seed is None else int(seed))
         z = rng.standard_normal((n, self.latent_dim)).astype(np.float32)

@@ -63,8 +63,9 @@ def generate_images(generator, n, labels=None, seed=None, batch_size=256, num_cl
     Args:
         generator: a ganzoo generator (see `describe_generator`).
         n: number of images, an int >= 1.
-        labels: for conditional generators, an int or `n` class ids.
-        seed: seed of the noise, for reproducible samples.
+        labels: for conditional generators, an int or `n` class ids; None
+            cycles through the classes (0, 1, ..., num_classes - 1, 0, ...).
+        seed: seed of the noise (None or an int in [0, 2**32)), for reproducible samples.
         batch_size: images per forward pass.
         num_classes: the class count of a conditional generator whose
             label encoder does not show it (see `describe_generator`).
@@ -79,7 +80,11 @@ def generate_images(generator, n, labels=None, seed=None, batch_size=256, num_cl
         raise ValueError(f"Expected n to be a positive int. Received: n={n!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"Expected batch_size to be a positive int. Received: batch_size={batch_size!r}")
+    if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**32):
+        raise ValueError(f"Expected seed to be None or an int in [0, 2**32). Received: seed={seed!r}")
     spec = describe_generator(generator, num_classes)
+    if labels is None and spec["num_classes"] is not None:  # as `ganzoo generate` does: one class per column
+        labels = np.arange(n) % spec["num_classes"]
     labels = check_labels(labels, n, spec["num_classes"])
     z = sample_noise(n, spec["latent_dim"], seed)
     outputs = []

@@ -431,12 +431,24 @@ def test_conditional_gan_with_labels_out_of_range(bad_label, run_eagerly):
     assert int(keras.ops.convert_to_numpy(gan.optimizer.iterations)) == 0
 
 
-@pytest.mark.parametrize("labels, match", [(None, "labels=None"), (NUM_CLASSES, "labels in"), ([0, 1, -1, 0], "labels in"),
+@pytest.mark.parametrize("labels, match", [(NUM_CLASSES, "labels in"), ([0, 1, -1, 0], "labels in"),
                                            ([0, 1], "labels"), ([0.0, 1.0, 1.0, 0.0], "labels")])
 def test_generate_with_bad_labels(labels, match):
     gan = tiny_gan("cgan")
     with pytest.raises(ValueError, match=match):
         gan.generate(4, labels=labels)
+
+
+def test_generate_without_labels_cycles_through_the_classes_as_the_cli_does():
+    gan = tiny_gan("cgan")
+    cycled = np.arange(7) % NUM_CLASSES  # 0, 1, 2, 0, 1, 2, 0
+    np.testing.assert_array_equal(gan.generate(7, seed=4), gan.generate(7, labels=cycled, seed=4))
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, "x", 1.5, True])
+def test_generate_refuses_a_bad_seed_in_one_line(seed):
+    with pytest.raises(ValueError, match=r"Expected seed to be None or an int in \[0, 2\*\*32\)\. Received: seed="):
+        tiny_gan("dcgan").generate(2, seed=seed)
 
 
 def test_generate():

@@ -94,6 +94,18 @@ def test_labels_select_the_class(files):
     assert not np.array_equal(generator.generate(2, labels=0, seed=0), generator.generate(2, labels=1, seed=0))
 
 
+def test_labels_omitted_cycle_through_the_classes_as_in_keras_and_the_cli(files):
+    """One behaviour for OnnxGenerator, ganzoo.generate_images and `ganzoo generate`: 0, 1, 2, 0, ..."""
+    path, keras_generator = files["conditional"]
+    generator = OnnxGenerator(path)
+    cycled = np.arange(7) % NUM_CLASSES
+    np.testing.assert_array_equal(generator.generate(7, seed=5), generator.generate(7, labels=cycled, seed=5))
+    keras_pixels = generate_images(keras_generator, 7, seed=5)
+    np.testing.assert_allclose(
+        generator.generate(7, seed=5).astype("float32"), np.round((keras_pixels + 1) * 127.5), atol=1
+    )
+
+
 @pytest.mark.parametrize(
     "call, match",
     [
@@ -102,13 +114,12 @@ def test_labels_select_the_class(files):
         (lambda g: g.run(np.zeros((2, LATENT_DIM), "int32"), [0, 1]), "float array"),
         (lambda g: g.generate(2, labels=[0, NUM_CLASSES]), r"labels in \[0, 3\)"),
         (lambda g: g.generate(2, labels=-1), r"labels in \[0, 3\)"),
-        (lambda g: g.generate(2), "Received: labels=None"),
         (lambda g: g.generate(3, labels=[0, 1]), "sequence of 3 ints"),
         (lambda g: g.generate(2, labels=[0.5, 1.0]), "sequence of 2 ints"),
         (lambda g: g.generate(0, labels=0), "n to be a positive int"),
         (lambda g: g.generate(2, labels=0, batch_size=0), "batch_size to be a positive int"),
     ],
-    ids=["latent_size", "z_rank", "z_dtype", "label_too_big", "label_negative", "label_missing",
+    ids=["latent_size", "z_rank", "z_dtype", "label_too_big", "label_negative",
          "label_count", "label_dtype", "n", "batch_size"],
 )
 def test_conditional_input_validation(files, call, match):
