@@ -233,7 +233,20 @@ def _folder(path, split, hw):
         batch_size=None, image_size=hw, shuffle=False, interpolation="bilinear",
         verbose=False,
     )
-    images, labels = zip(*ds.as_numpy_iterator())
+    images, labels = [], []
+    iterator = ds.as_numpy_iterator()
+    while True:  # files decode in the order of ds.file_paths (shuffle=False): a failure names its file
+        try:
+            image, label = next(iterator)
+        except StopIteration:
+            break
+        except tf.errors.OpError as error:
+            reason = (error.message or str(error)).strip().splitlines()[0]
+            raise ValueError(
+                f"Expected image files that decode. Received: {ds.file_paths[len(images)]}, which does not ({reason})"
+            ) from None
+        images.append(image)
+        labels.append(label)
     return np.stack(images) / 127.5 - 1.0, np.array(labels)
 
 

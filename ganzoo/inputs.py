@@ -22,7 +22,10 @@ _PIXEL_TOLERANCE = 1e-3  # resizing and float rounding may overshoot [-1, 1] a l
 
 def _dtype_name(x):
     dtype = x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
-    return keras.backend.standardize_dtype(dtype)
+    try:
+        return keras.backend.standardize_dtype(dtype)
+    except ValueError:  # strings, objects: no Keras dtype; the checks below name what is expected
+        return str(getattr(dtype, "name", dtype))
 
 
 def check_batch_structure(images, labels, image_shape, num_classes):

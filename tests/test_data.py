@@ -1,6 +1,7 @@
 """Tests for ganzoo.data: sources, scaling, splits, download, tf.data."""
 
 import os
+import re
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -341,6 +342,14 @@ def test_folder_errors(image_folder, tmp_path_factory):
         data.load_arrays(f"folder:{flat}")
     with pytest.raises(FileNotFoundError, match="folder"):
         data.class_names(f"folder:{flat / 'missing'}")
+
+
+def test_a_corrupt_image_in_a_folder_is_named(image_folder):
+    path, _ = image_folder
+    bad = path / "dogs" / "1.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))  # a PNG signature, then garbage
+    with pytest.raises(ValueError, match=rf"^Expected image files that decode\. Received: {re.escape(str(bad))}, which does not"):
+        data.load_arrays(f"folder:{path}", image_size=8)
 
 
 # ---------------------------------------------------------------- tf.data

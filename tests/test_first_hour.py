@@ -286,3 +286,20 @@ def test_the_remapper_line_of_resnet_runs_changes_no_value(capfd):
         np.testing.assert_array_equal(a, b)
     if not failed:
         pytest.skip("this TensorFlow's remapper did not fail on the ResNet graph (the weights still agree)")
+
+
+@pytest.mark.parametrize("where", ["the_hub_is_a_file", "a_parent_is_a_file"])
+def test_publish_onto_a_file_is_refused_at_once_naming_it(tmp_path, where):
+    import time
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "not_checked_yet.txt").write_text("the hub is checked before the run is read")
+    blocker = tmp_path / "hub_file"
+    blocker.write_text("my notes")
+    hub = blocker if where == "the_hub_is_a_file" else blocker / "zoo"
+    start = time.monotonic()
+    code, _, err = run_cli("publish", str(run), "--name", "mine", "--hub", str(hub))
+    assert code == 2 and f"but {blocker} is a file" in err and "Expected --hub to be a directory" in err, err
+    assert time.monotonic() - start < 2.0  # refused before any export work
+    assert blocker.read_text() == "my notes"

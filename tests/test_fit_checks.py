@@ -187,3 +187,18 @@ def test_an_empty_array_or_dataset_is_an_error():
     unknown = tf.data.Dataset.from_tensor_slices(random_images(BATCH)).filter(lambda x: False).batch(BATCH)
     with pytest.raises(ValueError, match="Expected x to yield at least one batch"):
         gan.fit(unknown, epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: np.full((4, 16, 16, 1), "a"), r"^Expected float images scaled to \[-1, 1\]\. Received: images of dtype str"),
+        (lambda: (random_images(4), np.array(["a", "b", "c", "d"])), r"^Expected integer class ids in \[0, 3\)\. Received: labels of dtype str"),
+        (lambda: (random_images(4), np.array([0, 1, None, 2], dtype=object)), r"^Expected integer class ids in \[0, 3\)\. Received: labels of dtype object"),
+    ],
+    ids=["string_images", "string_labels", "object_labels"],
+)
+def test_string_or_object_data_is_named_not_a_keras_dtype_error(make, match):
+    gan = compiled_gan("cgan")
+    with pytest.raises(ValueError, match=match):
+        gan.fit(make(), batch_size=4, epochs=1, verbose=0)
