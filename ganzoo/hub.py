@@ -194,6 +194,17 @@ def _locked(lock_path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _not_on_hub(hub, filename, url):
+    return FileNotFoundError(f"Expected the hub {hub.url} to hold {filename}. Received: HTTP 404 Not Found for {url}")
+
+
+def _unreachable(hub, filename, error):
+    return ConnectionError(
+        f"Could not reach the hub {hub.url} to download {filename}: {error}. Point {HUB_ENV} (or --hub) at a "
+        f"reachable mirror, or set {OFFLINE_ENV}=1 to use only the cache."
+    )
+
+
 def fetch(hub, filename, sha256, *, cache_subdir, size_bytes):
     """Returns a local, sha256-verified path of `filename` on `hub`.
 
@@ -281,19 +292,14 @@ def _download_locked(hub, filename, sha256, size_bytes, target):
     try:
         download(url, partial, max_bytes=size_bytes)
     except FileNotFoundError:
-        raise FileNotFoundError(
-            f"Expected the hub {hub.url} to hold {filename}. Received: HTTP 404 Not Found for {url}"
-        ) from None
+        raise _not_on_hub(hub, filename, url) from None
     except DownloadTooLarge:
         raise ValueError(
             f"Expected {filename} from {url} to have {size_bytes} bytes (size_bytes). Received: more; the download "
             "was cut off there, deleted and not loaded"
         ) from None
     except DownloadError as error:
-        raise ConnectionError(
-            f"Could not reach the hub {hub.url} to download {filename}: {error}. Point {HUB_ENV} (or --hub) at a "
-            f"reachable mirror, or set {OFFLINE_ENV}=1 to use only the cache."
-        ) from None
+        raise _unreachable(hub, filename, error) from None
     error = _mismatch(filename, url, sha256, size_bytes, partial)
     if error:
         partial.unlink(missing_ok=True)
@@ -335,14 +341,9 @@ def read_text(hub, filename, *, cache_subdir=None):
     try:
         text = read_url(url, max_bytes=MAX_TEXT_BYTES).decode("utf-8")
     except FileNotFoundError:
-        raise FileNotFoundError(
-            f"Expected the hub {hub.url} to hold {filename}. Received: HTTP 404 Not Found for {url}"
-        ) from None
+        raise _not_on_hub(hub, filename, url) from None
     except DownloadError as error:
-        raise ConnectionError(
-            f"Could not reach the hub {hub.url} to download {filename}: {error}. Point {HUB_ENV} (or --hub) at a "
-            f"reachable mirror, or set {OFFLINE_ENV}=1 to use only the cache."
-        ) from None
+        raise _unreachable(hub, filename, error) from None
     except UnicodeDecodeError:
         raise ValueError(f"Expected UTF-8 text in {url}. Received: undecodable bytes") from None
     if cached is not None:
