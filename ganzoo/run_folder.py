@@ -1,34 +1,37 @@
-"""A `ganzoo train` run folder: one run at a time, no half-written files, no mixing with an older run.
+"""A `ganzoo train` run folder: one run at a time, no half-written files, and no file of anyone else touched.
 
-- `lock(out_dir)`: an exclusive `fcntl` lock on `out_dir/.lock` for as long
-  as a run uses the folder; a second run fails at once.
-- `claim(out_dir, resume=..., overwrite=...)`: a folder that holds another
-  run is refused unless the run continues it (`--resume`) or replaces it
-  (`--overwrite`, which removes every file of the old run first).
+- `lock(out_dir)` (from `ganzoo.run_lock`): an exclusive lock on
+  `out_dir/.lock` for as long as a run uses the folder; a second run fails
+  at once, told which process holds it.
 - `record`/`read_record`: `run.json`, the settings `--resume` continues
-  with (the config as a preset, and the train options).
+  with (the config as a preset, and the train options), and the manifest:
+  every file the run writes (`files`) and the folders it created. It is
+  written before the run writes anything else.
+- `claim(out_dir, resume=..., overwrite=...)`: a run deletes or replaces
+  only files a ganzoo run recorded in `run.json`. A folder holding any
+  other file under a name a run writes (a user's `config.json`,
+  `metrics.csv`, `samples/epoch_001.png`) is refused, with or without
+  `overwrite`. A folder that holds another run is refused unless the run
+  continues it (`--resume`) or replaces it (`--overwrite`: the files that
+  run recorded are removed first, nothing else).
 - `save_model` (and `ganzoo.hub.write_atomic` for bytes): a temporary name in the same folder, then
   `os.replace`, so a crash or a full disk never leaves a truncated file
   under its final name.
 """
 
-import contextlib
+import errno
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not POSIX: no lock, everything else holds
-    fcntl = None
-
 from ganzoo.hub import write_atomic
+from ganzoo.run_lock import LOCK_FILE, RunFolderInUse, check_free, lock  # noqa: F401 - part of this module's API
 
 RUN_RECORD = "run.json"
-LOCK_FILE = ".lock"
-# Everything a run writes into its folder (the lock file stays: removing it would race with a locker).
-ARTEFACTS = (
+# The files a run writes at the top of its folder; `samples/` and `checkpoints/` hold the rest.
+TOP_FILES = (
     RUN_RECORD,
     "config.json",
     "generator.keras",
@@ -37,112 +40,203 @@ ARTEFACTS = (
     "generator.onnx.json",
     "metrics.csv",
     "metrics.png",
-    "samples",
-    "checkpoints",
 )
+FOLDERS = ("samples", "checkpoints")
+ARTEFACTS = (*TOP_FILES, *FOLDERS)
+# Every name a run may write, relative to its folder (POSIX separators, nothing outside the folder).
+_RUN_NAME = re.compile(
+    "|".join(
+        [
+            *(re.escape(name) for name in TOP_FILES),
+            r"samples/epoch_\d{3,}\.png",
+            r"checkpoints/epoch_\d{4,}",
+            r"checkpoints/latest\.json",
+        ]
+    )
+)
+# Temporary names of ganzoo's atomic writers: `.NAME.PID.part<suffix>` and `.NAME.PID.HEX8.part`.
+_TEMPORARY = re.compile(r"\.(?P<name>.+?)\.\d+\.(?:[0-9a-f]{8}\.)?part(?:\..+)?")
+# A write that failed for lack of room: a full disk, a quota, a file size limit.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
-class RunFolderInUse(OSError):
-    """Another process is training into this run folder."""
+class RunFolderFull(OSError):
+    """A write into a run folder failed for lack of room; run.json and the last good checkpoint stay."""
 
 
-@contextlib.contextmanager
-def lock(out_dir):
-    """Holds an exclusive lock on the run folder (created) for the `with` block.
+def write_failed(error, path, run_dir, *, resumable=True, detail=None):
+    """Returns `error`, a failed write of `path`, as one line naming the path (a full disk says how to go on).
 
-    Raises:
-        RunFolderInUse: another process holds it.
+    `resumable`: the run folder holds `run.json`, so `--resume` continues
+    the run (from its last good checkpoint, or from the start). `detail`:
+    said after the reason (e.g. the room needed).
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if fcntl is None:  # pragma: no cover
-        yield
-        return
-    with open(out_dir / LOCK_FILE, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunFolderInUse(
-                f"Expected a run folder that no other process is training into. Received: out_dir={str(out_dir)!r}, "
-                "which another `ganzoo train` is using now; wait for it, or pick another --out"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    if isinstance(error, RunFolderFull):
+        return error
+    lines = str(error).strip().splitlines()  # h5py's message spans lines and names no file the user knows
+    reason = os.strerror(error.errno) if error.errno else (lines[0] if lines else type(error).__name__)
+    reason = f"{reason}: {detail}" if detail else reason if error.errno is None else f"{reason} (errno {error.errno})"
+    if error.errno in DISK_FULL:
+        then = (
+            f"{run_dir} keeps {RUN_RECORD} and its last good checkpoint: free some space, then continue with "
+            f"`ganzoo train --resume {run_dir}`"
+            if resumable
+            else "Free some space, then start the run again"
+        )
+        result = RunFolderFull(f"Expected room on the disk to write {path}. Received: {reason}. {then}")
+    else:
+        result = OSError(f"Expected to write {path}. Received: {reason}")
+    result.errno = error.errno
+    return result
 
 
-def _is_ours(path):
-    """Whether `path` (named like a run artefact) is one: folders and config.json are checked by content."""
-    if path.name == "samples":
-        return path.is_dir() and any(path.glob("epoch_*.png"))
-    if path.name == "checkpoints":
-        return path.is_dir() and any(path.glob("epoch_*")) or (path / "latest.json").is_file()
-    if path.name == "config.json":
-        try:
-            config = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError):
-            return False
-        return isinstance(config, dict) and {"variant", "recipe", "generator"} <= set(config)
-    return path.is_file()
+def run_files(epochs):
+    """The files (relative paths) a run of `epochs` epochs may write into its folder."""
+    return [
+        *TOP_FILES,
+        *(f"samples/epoch_{epoch:03d}.png" for epoch in range(1, epochs + 1)),
+        *(f"checkpoints/epoch_{epoch:04d}" for epoch in range(1, epochs + 1)),
+        "checkpoints/latest.json",
+    ]
+
+
+def _present(out_dir):
+    """The names in `out_dir` that a run writes (relative paths, sorted), whoever wrote them."""
+    found = [name for name in TOP_FILES if os.path.lexists(out_dir / name)]
+    for folder in FOLDERS:
+        path = out_dir / folder
+        if path.is_dir():
+            found += [f"{folder}/{entry}" for entry in os.listdir(path) if _RUN_NAME.fullmatch(f"{folder}/{entry}")]
+        elif os.path.lexists(path):
+            found.append(folder)  # a file where the run makes a folder
+    return sorted(found)
+
+
+def _payload(out_dir):
+    """`run.json` as a dict with `config` and `settings` objects, or None."""
+    try:
+        payload = json.loads((Path(out_dir) / RUN_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    ok = (
+        isinstance(payload, dict)
+        and isinstance(payload.get("config"), dict)
+        and isinstance(payload.get("settings"), dict)
+    )
+    return payload if ok else None
+
+
+def written(out_dir):
+    """What the run recorded in `out_dir` wrote: `(files, folders)` (sets of relative paths), or None without a run.
+
+    A record of ganzoo 0.1 (no manifest) covers the files a run of its
+    epochs writes. Entries that are not run file names are ignored: a
+    record never reaches outside the run's own names.
+    """
+    payload = _payload(out_dir)
+    if payload is None:
+        return None
+    files = payload.get("files")
+    if not isinstance(files, list):
+        epochs = (payload["config"].get("recipe") or {}).get("epochs")
+        files = run_files(epochs) if type(epochs) is int and 0 < epochs < 100_000 else list(TOP_FILES)
+    folders = payload.get("created_folders", list(FOLDERS))
+    files = {name for name in files if isinstance(name, str) and _RUN_NAME.fullmatch(name)} | {RUN_RECORD}
+    folders = {name for name in folders if name in FOLDERS} if isinstance(folders, list) else set()
+    return files, folders
 
 
 def existing_artefacts(out_dir):
-    """The names of the run files present in `out_dir` (sorted): only files a ganzoo run writes."""
+    """The names (relative paths, sorted) in `out_dir` that a run would write or replace, whoever wrote them."""
     out_dir = Path(out_dir)
-    return sorted(name for name in ARTEFACTS if (out_dir / name).exists() and _is_ours(out_dir / name))
+    return _present(out_dir) if out_dir.is_dir() else []
 
 
-def _remove(path):
-    """Removes a run artefact; in `samples/` and `checkpoints/` only what a run writes there."""
-    if path.name == "samples":
-        for grid in path.glob("epoch_*.png"):
-            grid.unlink()
-    elif path.name == "checkpoints":
-        for item in [*path.glob("epoch_*"), *path.glob(".epoch_*"), path / "latest.json"]:
-            shutil.rmtree(item) if item.is_dir() else item.unlink(missing_ok=True)
-    else:
-        path.unlink()
-    if path.is_dir() and not any(path.iterdir()):
-        path.rmdir()
+def _describe(names, limit=6):
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
+
+
+def remove_run(out_dir):
+    """Removes the files the run recorded in `out_dir` wrote (and their temporary leftovers), `run.json` last.
+
+    Nothing else is touched: a user's file in `samples/` or `checkpoints/`
+    stays, and so does the folder holding it.
+    """
+    out_dir = Path(out_dir)
+    recorded = written(out_dir)
+    if recorded is None:
+        return
+    files, folders = recorded
+    for name in sorted(files - {RUN_RECORD}):
+        path = out_dir / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif os.path.lexists(path):
+            path.unlink()
+    bases = {name.rpartition("/")[::2] for name in files}  # (folder, name)
+    for folder in ("", *FOLDERS):
+        directory = out_dir / folder
+        if not directory.is_dir():
+            continue
+        for entry in os.listdir(directory):
+            match = _TEMPORARY.fullmatch(entry)
+            if match and (folder, match["name"]) in bases:
+                leftover = directory / entry
+                shutil.rmtree(leftover) if leftover.is_dir() and not leftover.is_symlink() else leftover.unlink()
+    for folder in folders:
+        path = out_dir / folder
+        if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+            path.rmdir()
+    (out_dir / RUN_RECORD).unlink(missing_ok=True)
 
 
 def forget_unstarted(out_dir):
-    """Removes `run.json` and an empty `samples/` of a run that failed before its first epoch ended."""
-    out_dir = Path(out_dir)
-    (out_dir / RUN_RECORD).unlink(missing_ok=True)
-    samples = out_dir / "samples"
-    if samples.is_dir() and not any(samples.iterdir()):
-        samples.rmdir()
+    """Removes every file of a run that failed before its first epoch ended (its `run.json` last)."""
+    remove_run(out_dir)
 
 
 def claim(out_dir, *, resume=False, overwrite=False):
-    """Makes `out_dir` ready for a run (call it under `lock`).
+    """Makes `out_dir` ready for a run (call it under `lock`; called before, it fails early).
 
     Args:
         out_dir: the run folder.
         resume: the run continues the one in `out_dir` (it must hold one).
-        overwrite: remove the files of a run already in `out_dir` first.
+        overwrite: remove the files of a run already in `out_dir` first
+            (only those its `run.json` records).
 
     Raises:
         ValueError: both flags, an empty path, or resume without a run to
             continue.
-        FileExistsError: `out_dir` holds another run and neither flag is set.
+        FileExistsError: `out_dir` holds another run and neither flag is
+            set; or, whatever the flags, files under names a run writes
+            that no ganzoo run recorded writing (they are never replaced).
+        RunFolderInUse: another process trains into `out_dir` now.
     """
     if resume and overwrite:
         raise ValueError("Expected at most one of resume and overwrite. Received: both")
     if not os.fspath(out_dir).strip():
         raise ValueError(f"Expected a run folder path. Received: out_dir={os.fspath(out_dir)!r}")
     out_dir = Path(out_dir)
-    found = existing_artefacts(out_dir)
+    check_free(out_dir)
+    present = existing_artefacts(out_dir)
+    recorded = written(out_dir)
     if resume:
-        if RUN_RECORD not in found:
+        if not (out_dir / RUN_RECORD).is_file():
             raise ValueError(
                 f"Expected a run folder written by `ganzoo train` (with {RUN_RECORD}) to resume. Received: "
-                f"{str(out_dir)!r}, which holds {found or 'no run'}"
+                f"{str(out_dir)!r}, which holds {_describe(present) if present else 'no run'}"
             )
+        read_record(out_dir)  # a broken record: one line naming what is wrong
         return
-    if found and not overwrite:
+    foreign = [name for name in present if recorded is None or name not in recorded[0]]
+    if foreign:
+        raise FileExistsError(
+            f"Expected a run folder whose run files ganzoo wrote. Received: --out {str(out_dir)!r}, which holds "
+            f"{_describe(foreign)}, not recorded by a ganzoo run in {RUN_RECORD}; a run would replace them, so it "
+            "does not start (not with --overwrite either). Move them away, or pick another --out"
+        )
+    if present and not overwrite:
         unfinished = (out_dir / "checkpoints" / "latest.json").is_file()
         hint = (
             f"Continue it with `ganzoo train --resume {out_dir}` (Python: ganzoo.train.resume), or replace it"
@@ -151,16 +245,21 @@ def claim(out_dir, *, resume=False, overwrite=False):
         )
         raise FileExistsError(
             f"Expected an empty or new run folder. Received: --out {str(out_dir)!r}, which holds another run "
-            f"({', '.join(found)}). {hint} with --overwrite (Python: overwrite=True), or pick another --out"
+            f"({_describe(present)}). {hint} with --overwrite (Python: overwrite=True), or pick another --out"
         )
-    for name in found:
-        _remove(out_dir / name)
+    remove_run(out_dir)
 
 
 def record(out_dir, config, settings):
-    """Writes `run.json`: the config (a preset dict) and the train settings `--resume` reuses."""
-    payload = {"config": config, "settings": settings}
-    write_atomic(Path(out_dir) / RUN_RECORD, (json.dumps(payload, indent=2) + "\n").encode("utf-8"))
+    """Writes `run.json`: the config (a preset dict), the train settings `--resume` reuses, and the manifest."""
+    out_dir = Path(out_dir)
+    payload = {
+        "config": config,
+        "settings": settings,
+        "files": run_files(config["recipe"]["epochs"]),
+        "created_folders": [folder for folder in FOLDERS if not os.path.lexists(out_dir / folder)],
+    }
+    write_atomic(out_dir / RUN_RECORD, (json.dumps(payload, indent=2) + "\n").encode("utf-8"))
 
 
 def read_record(out_dir):
@@ -193,7 +292,9 @@ def read_record(out_dir):
             )
     distribute = settings.setdefault("distribute", None)  # absent in runs of ganzoo 0.1: one device
     if not (distribute is None or distribute == "all" or (type(distribute) is int and distribute >= 1)):
-        raise ValueError(f"Expected settings.distribute (null, 'all' or an int >= 1) in {path}. Received: {distribute!r}")
+        raise ValueError(
+            f"Expected settings.distribute (null, 'all' or an int >= 1) in {path}. Received: {distribute!r}"
+        )
     return payload["config"], settings
 
 

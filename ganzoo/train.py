@@ -19,6 +19,7 @@ from ganzoo import precision as precision_module
 from ganzoo import run_folder
 from ganzoo.balance import BalanceMonitor
 from ganzoo.hub import sha256_file, write_atomic
+from ganzoo.install_hints import missing_message
 
 PRECISIONS = precision_module.PRECISIONS
 
@@ -77,14 +78,20 @@ def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=
     export.
 
     The run folder is locked while the run uses it (a second run into it
-    fails at once), and every file is written under a temporary name and
-    renamed into place, so a crash or a full disk leaves no truncated file.
-    A folder that holds another run is refused unless `overwrite` (which
-    removes the old run's files first); `resume(out_dir)` continues an
-    interrupted run from its last end-of-epoch checkpoint.
+    fails at once, naming the process that holds it), and every file is
+    written under a temporary name and renamed into place, so a crash or a
+    full disk leaves no truncated file; a full disk ends in one line naming
+    the path, and `run.json` and the last checkpoint stay. A run deletes or
+    replaces only files a ganzoo run recorded writing (`run.json` lists
+    them): a folder that holds another run is refused unless `overwrite`
+    (which removes that run's recorded files first, nothing else), and one
+    holding someone else's file under a run file's name (a `config.json`,
+    `metrics.csv`) is refused even with `overwrite`. `resume(out_dir)`
+    continues an interrupted run from its last end-of-epoch checkpoint.
 
     Files in `out_dir`:
-        `run.json` (the config and settings, for `resume`),
+        `run.json` (the config and settings, for `resume`, and the files
+        the run writes),
         `samples/epoch_NNN.png`, `metrics.csv`, `metrics.png`,
         `generator.keras` (float32; the EMA generator when enabled, else
         the final one), `generator_best.keras` (lowest FD, when FD ran),
@@ -92,7 +99,8 @@ def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=
         `generator.keras` with its sha256, `training` filled in, `quality`
         null until `ganzoo evaluate`) and `generator.onnx` (when
         `export_onnx` and the exporter is installed). `checkpoints/` exists
-        while the run is unfinished.
+        while the run is unfinished (files of others in it stay), and
+        `.lock` while the run holds the folder.
 
     Args:
         config: a preset dict (see `ganzoo.config.validate_config`).
@@ -116,11 +124,16 @@ def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=
 
     Returns:
         A dict: `config` (as written), `history` (Keras History.history),
-        `seconds` (fit time), `nan_guard` (None or the `NaNGuard.tripped`
-        dict), `out_dir`, `files` (name -> path) and `resumed_from` (0).
+        `seconds` (fit time of the whole run, epochs before a resume
+        included), `process_seconds` (fit time in this process),
+        `nan_guard` (None or the `NaNGuard.tripped` dict), `out_dir`,
+        `files` (name -> path), `resumed_from` (0) and `summary` (one line
+        for people: the run, what this process trained, the total).
 
     Raises:
-        FileExistsError: `out_dir` holds another run and not `overwrite`.
+        FileExistsError: `out_dir` holds another run and not `overwrite`,
+            or files under a run file's name that no ganzoo run wrote.
+        ganzoo.run_folder.RunFolderFull: the disk filled up (one line).
         ganzoo.run_folder.RunFolderInUse: another process trains into it.
         TrainingInterrupted: Ctrl-C (or SIGTERM, from the CLI) stopped it.
 
@@ -147,11 +160,17 @@ def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=
     out_dir = os.fspath(out_dir)
     with run_folder.lock(out_dir):
         run_folder.claim(out_dir, overwrite=overwrite)
-        run_folder.record(out_dir, config, settings)
         try:
-            return _guarded_run(config, out_dir, settings, verbose=verbose, callbacks=callbacks, resume=False)
-        except Exception:
-            if checkpoint.latest(out_dir) is None:  # failed before its first epoch ended: leave no "run" behind
+            try:
+                run_folder.record(out_dir, config, settings)
+            except OSError as error:
+                path = os.path.join(out_dir, run_folder.RUN_RECORD)
+                raise run_folder.write_failed(error, path, out_dir, resumable=False) from None
+            return _guarded_run(config, out_dir, settings, verbose=verbose, callbacks=callbacks, start=None)
+        except Exception as error:
+            # Failed before its first checkpoint: leave no "run" behind, so a corrected run may use the folder.
+            # A full disk keeps run.json: `--resume` starts the run again once there is room.
+            if getattr(error, "errno", None) not in run_folder.DISK_FULL and not checkpoint.started(out_dir):
                 run_folder.forget_unstarted(out_dir)
             raise
 
@@ -166,11 +185,17 @@ def resume(out_dir, *, verbose=1, callbacks=()):
     finished an epoch starts over; one that finished training but not its
     files only writes them.
 
+    The checkpoint is the newest intact `checkpoints/epoch_NNNN` of this run
+    (`ganzoo.checkpoint.find`): a broken or foreign `latest.json` is not
+    followed, and no checkpoint is ever deleted to start over.
+
     Returns:
         The dict of `train`, with `resumed_from` the epochs restored.
 
     Raises:
-        ValueError: `out_dir` holds no `ganzoo train` run.
+        ValueError: `out_dir` holds no `ganzoo train` run; its checkpoints
+            are all damaged (the message names the file); or `run.json` was
+            edited since the checkpoint (the message names the key).
         ganzoo.run_folder.RunFolderInUse: another process trains into it.
     """
     out_dir = os.fspath(out_dir)
@@ -178,17 +203,27 @@ def resume(out_dir, *, verbose=1, callbacks=()):
     with run_folder.lock(out_dir):
         run_folder.claim(out_dir, resume=True)
         config, settings = run_folder.read_record(out_dir)
-        config = config_module.validate_config(config, source=os.path.join(out_dir, run_folder.RUN_RECORD))
-        if checkpoint.latest(out_dir) is None and os.path.exists(os.path.join(out_dir, "generator.keras")):
+        source = os.path.join(out_dir, run_folder.RUN_RECORD)
+        config = config_module.validate_config(config, source=source)
+        start = checkpoint.find(out_dir)
+        if start is None and os.path.exists(os.path.join(out_dir, "generator.keras")):
             raise ValueError(
                 f"Expected an unfinished run to resume. Received: {out_dir!r}, whose run finished (it holds "
                 "generator.keras and no checkpoint). Train anew with --overwrite or another --out"
             )
-        return _guarded_run(config, out_dir, settings, verbose=verbose, callbacks=callbacks, resume=True)
+        if start is not None:
+            checkpoint.check_trained_with(start[1], _trained_with(config, settings), source)
+        return _guarded_run(config, out_dir, settings, verbose=verbose, callbacks=callbacks, start=start)
+
+
+def _trained_with(config, settings):
+    """What a checkpoint records of its run, so that a resume under other settings is refused."""
+    return {"config": config, "precision": settings["precision"]}
 
 
 def _guarded_run(config, out_dir, settings, **kwargs):
-    """`_run`, with Ctrl-C or SIGTERM at any moment (also while saving) reported as `TrainingInterrupted`."""
+    """`_run`, with Ctrl-C or SIGTERM at any moment (also while saving) reported as `TrainingInterrupted`,
+    and a full disk as one line naming the path."""
     try:
         return _run(config, out_dir, settings, **kwargs)
     except TrainingInterrupted:
@@ -196,9 +231,13 @@ def _guarded_run(config, out_dir, settings, **kwargs):
     except KeyboardInterrupt:
         latest = checkpoint.latest(out_dir)
         raise TrainingInterrupted(out_dir, latest[0] if latest else 0) from None
+    except OSError as error:
+        if error.errno not in run_folder.DISK_FULL:
+            raise
+        raise run_folder.write_failed(error, error.filename or out_dir, out_dir) from None
 
 
-def _run(config, out_dir, settings, *, verbose, callbacks, resume):
+def _run(config, out_dir, settings, *, verbose, callbacks, start):
     recipe = config["recipe"]
     samples_dir = os.path.join(out_dir, "samples")
     os.makedirs(samples_dir, exist_ok=True)
@@ -226,8 +265,7 @@ def _run(config, out_dir, settings, *, verbose, callbacks, resume):
                 f"{tuple(gan.image_shape)}. Received: recipe.image_size={recipe['image_size']} on "
                 f"{recipe['dataset']!r}, which gives {wanted}"
             )
-        found = checkpoint.latest(out_dir) if resume else None
-        initial_epoch = 0 if found is None else found[0]
+        initial_epoch = 0 if start is None else start[0]
         # Epoch e is shuffled by (seed, e) alone, so a resumed run reads what an uninterrupted one would.
         dataset, steps_per_epoch = data.load_epochs(
             recipe["dataset"],
@@ -261,17 +299,19 @@ def _run(config, out_dir, settings, *, verbose, callbacks, resume):
                                                   ema=ema)
         metrics_log = callbacks_module.MetricsLog(os.path.join(out_dir, "metrics.csv"), os.path.join(out_dir, "metrics.png"))
         parts = {"ema": ema, "fd_monitor": fd_monitor, "metrics_log": metrics_log, "sample_grid": sample_grid}
-        saver = checkpoint.RunCheckpoint(out_dir, nan_guard=guard, **parts)
+        saver = checkpoint.RunCheckpoint(out_dir, nan_guard=guard, trained_with=_trained_with(config, settings), **parts)
         all_callbacks = [*defaults, sample_grid, *callbacks, metrics_log, saver]
 
-        if found is not None:
-            checkpoint.restore(found[1], gan, **parts)
+        if start is not None:
+            checkpoint.restore(start[1], gan, **parts)
             if verbose:
                 print(f"ganzoo: resuming {out_dir} after epoch {initial_epoch} of {recipe['epochs']}")
+            if start[2] is not None:  # latest.json was not followed: say so whatever the verbosity
+                print(f"ganzoo: note: {start[2]}", file=sys.stderr)
 
         # A resumed run counts the epochs before the interruption too (their times travel in the checkpoint).
         earlier = sum(float(row.get("epoch_seconds") or 0.0) for row in metrics_log.rows)
-        start = time.perf_counter()
+        started = time.perf_counter()
         try:
             # shuffle=False: ganzoo.data.load shuffles; Keras would only warn that it ignores the flag.
             history = gan.fit(dataset, epochs=recipe["epochs"], initial_epoch=initial_epoch,
@@ -279,7 +319,8 @@ def _run(config, out_dir, settings, *, verbose, callbacks, resume):
         except KeyboardInterrupt:
             latest = checkpoint.latest(out_dir)
             raise TrainingInterrupted(out_dir, latest[0] if latest else 0) from None
-        seconds = earlier + time.perf_counter() - start
+        process_seconds = time.perf_counter() - started
+        seconds = earlier + process_seconds
 
         final = ema.ema_generator if ema is not None else gan.generator
         generator = _float32_copy(config["generator"], final)
@@ -315,16 +356,33 @@ def _run(config, out_dir, settings, *, verbose, callbacks, resume):
         path = _export(generator, os.path.join(out_dir, "generator.onnx"), files.get("generator"))
         if path is not None:
             files["onnx"] = path
-    checkpoint.remove(out_dir)  # the run is complete: nothing left to resume
+    # The run is complete: nothing left to resume (a checkpoints/ folder the run did not create stays).
+    recorded = run_folder.written(out_dir)
+    checkpoint.remove(out_dir, keep_folder=recorded is not None and "checkpoints" not in recorded[1])
+    epochs_run = len(history.epoch)
     return {
         "config": config,
         "history": history.history,
         "seconds": seconds,
+        "process_seconds": process_seconds,
         "nan_guard": guard.tripped,
         "out_dir": out_dir,
         "files": files,
         "resumed_from": initial_epoch,
+        "summary": _summary(out_dir, config, initial_epoch, epochs_run, process_seconds, seconds),
     }
+
+
+def _summary(out_dir, config, initial_epoch, epochs_run, process_seconds, seconds):
+    """One line: the run (its folder and variant), what this process trained, and the run's total."""
+    total = initial_epoch + epochs_run
+    if epochs_run:
+        here = f"epochs {initial_epoch + 1}-{total} in {process_seconds:.1f} s in this process"
+    else:
+        here = "no epoch left to train in this process (it wrote the run's files)"
+    return (
+        f"Trained {out_dir} ({config['variant']}): {here}; {total} epoch{'s' * (total != 1)}, {seconds:.1f} s in total."
+    )
 
 
 def _export(generator, path, keras_file=None):
@@ -358,8 +416,7 @@ def _export_to(generator, path, keras_file=None):
         if (error.name or "").split(".")[0] not in ("onnx", "tf2onnx", "onnxconverter_common", "tensorflow"):
             raise
         warnings.warn(
-            f"ONNX export skipped: the exporter needs {error.name} (onnx and tf2onnx come with "
-            "pip install 'ganzoo[tensorflow]').",
+            f"ONNX export skipped: {missing_message('the exporter', [error.name.split('.')[0]])}.",
             stacklevel=4,
         )
         return None
@@ -376,7 +433,7 @@ def _export_in_tensorflow(keras_file, path):
     import subprocess
 
     if keras_file is None or importlib.util.find_spec("tensorflow") is None:
-        warnings.warn("ONNX export skipped: it needs TensorFlow (pip install 'ganzoo[tensorflow]').", stacklevel=4)
+        warnings.warn(f"ONNX export skipped: {missing_message('the exporter', ['tensorflow'])}.", stacklevel=4)
         return None
     env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
     command = [sys.executable, "-m", "ganzoo", "export", os.fspath(keras_file), "-o", os.fspath(path)]

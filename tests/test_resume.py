@@ -7,6 +7,7 @@ must end with the same generator, bit for bit (same machine, same backend).
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -115,7 +116,10 @@ def test_kill_9_mid_epoch_then_resume_ends_with_the_same_generator(reference, tm
     assert (out / "run.json").is_file() and not (out / "generator.keras").exists()
     code, out_text, err = run_cli("--resume", str(out), "--verbose", "1")
     assert code == 0, err
-    assert "resumed after epoch" in out_text
+    assert re.search(rf"resuming {re.escape(str(out))} after epoch [12] of 3", out_text), out_text
+    # The summary names the folder and says what this process trained, and the total.
+    assert re.search(rf"Trained {re.escape(str(out))} \(dcgan\): epochs [23]-3 in [0-9.]+ s in this process; "
+                     r"3 epochs, [0-9.]+ s in total\.", out_text), out_text
     assert_same_run(reference, out)
 
 
@@ -149,41 +153,44 @@ def test_resume_refuses_a_finished_run_and_a_failed_start_leaves_no_run(referenc
     assert run_folder.existing_artefacts(tmp_path) == []  # so the corrected run may use the folder
 
 
-def test_overwrite_removes_only_what_a_run_writes(tmp_path):
-    (tmp_path / "config.json").write_text('{"my": "project settings"}')  # not a ganzoo preset
+def test_overwrite_removes_only_what_a_run_recorded(tmp_path):
+    from ganzoo.config import default_config
+
+    run_folder.record(tmp_path, default_config("dcgan", epochs=2), {})  # an old run of 2 epochs
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "model.pt").write_text("someone else's")
     (tmp_path / "samples").mkdir()
     (tmp_path / "samples" / "epoch_001.png").write_bytes(b"grid")
+    (tmp_path / "samples" / ".epoch_002.png.123.0a1b2c3d.part").write_bytes(b"half a grid")  # a killed write
     (tmp_path / "samples" / "photo.jpg").write_bytes(b"mine")
-    assert run_folder.existing_artefacts(tmp_path) == ["samples"]
+    assert run_folder.existing_artefacts(tmp_path) == ["run.json", "samples/epoch_001.png"]
     run_folder.claim(tmp_path, overwrite=True)
-    assert sorted(p.name for p in tmp_path.rglob("*")) == [
-        "checkpoints",
-        "config.json",
-        "model.pt",
-        "photo.jpg",
-        "samples",
-    ]
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["checkpoints", "model.pt", "photo.jpg", "samples"]
+    # Without the record, the same grid is someone else's file: refused, --overwrite or not.
+    (tmp_path / "samples" / "epoch_001.png").write_bytes(b"grid")
+    with pytest.raises(FileExistsError, match="samples/epoch_001.png, not recorded by a ganzoo run"):
+        run_folder.claim(tmp_path, overwrite=True)
+    assert (tmp_path / "samples" / "epoch_001.png").read_bytes() == b"grid"
 
 
 def test_a_second_run_into_a_busy_folder_fails_at_once(tmp_path):
     with run_folder.lock(tmp_path):
         start = time.monotonic()
         code, _, err = run_cli("dcgan", "--epochs", "1", "--out", str(tmp_path))
-    assert code == 2 and "another `ganzoo train` is using now" in err and "Traceback" not in err, err
+    assert code == 2 and f"in use by process {os.getpid()}" in err and "Traceback" not in err, err
     assert time.monotonic() - start < 60
     assert not (tmp_path / "run.json").exists()
 
 
 def test_another_run_is_refused_and_overwrite_leaves_nothing_of_it(tmp_path):
+    from ganzoo.config import default_config
+    from ganzoo.train import train
+
+    run_folder.record(tmp_path, default_config("dcgan", epochs=9), {})  # a finished run of 9 epochs
     (tmp_path / "samples").mkdir()
     (tmp_path / "samples" / "epoch_009.png").write_bytes(b"old grid")
     (tmp_path / "generator.keras").write_bytes(b"old generator")
     (tmp_path / "notes.txt").write_text("mine")
-    from ganzoo.config import default_config
-    from ganzoo.train import train
-
     config = default_config("dcgan", epochs=1, latent_dim=4, filters=4)
     with pytest.raises(FileExistsError, match="Replace it with --overwrite"):  # finished: no --resume hint
         train(config, tmp_path, verbose=0, export_onnx=False, fd_every=0)

@@ -275,7 +275,6 @@ def run_train(args):
     try:
         if args.resume is not None:
             result = train_module.resume(out_dir, verbose=args.verbose)
-            name = os.path.basename(os.path.normpath(out_dir))
         else:
             result = train_module.train(
                 config, out_dir, verbose=args.verbose, export_onnx=not args.no_export,
@@ -289,8 +288,7 @@ def run_train(args):
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     files = result["files"]
-    resumed = f" (resumed after epoch {result['resumed_from']})" if result["resumed_from"] else ""
-    print(f"Trained {name}: {len(result['history'].get('d_loss', []))} epochs in {result['seconds']:.1f} s{resumed}.")
+    print(result["summary"])
     if result["nan_guard"] is not None:
         print(result["nan_guard"]["message"])
     if files.get("samples"):
