@@ -87,7 +87,7 @@ def test_without_keras_the_error_names_the_extras(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "ganzoo[tensorflow]" in result.stdout and "ganzoo[jax]" in result.stdout, result.stdout
+    assert "'keras-ganzoo[tensorflow]'" in result.stdout and "'keras-ganzoo[jax]'" in result.stdout, result.stdout
     cli = subprocess.run([sys.executable, "-m", "ganzoo", "train", "dcgan", "--epochs", "1", "--out", str(tmp_path / "r")],
                          capture_output=True, text=True, env=env, timeout=120)
-    assert cli.returncode == 2 and "ganzoo[tensorflow]" in cli.stderr and "Traceback" not in cli.stderr, cli.stderr
+    assert cli.returncode == 2 and "'keras-ganzoo[tensorflow]'" in cli.stderr and "Traceback" not in cli.stderr, cli.stderr
