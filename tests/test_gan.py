@@ -204,6 +204,27 @@ def test_linear_critic_penalty_is_closed_form(norm):
     np.testing.assert_allclose(logs["d_real"][0], np.mean(critic(real)), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("norm", [0.5, 3.0])
+def test_the_penalty_trains_the_critic_by_its_closed_form_gradient(norm):
+    """One SGD critic step on D(x) = w.x + b moves w by -lr * (mean(fake) - mean(real) + 10 * 2(||w|| - 1) w / ||w||),
+    recomputed in float64 from the images the critic saw. A penalty whose gradient is stopped (its value
+    still logged) would leave out the last term, which is the larger one here."""
+    rng = np.random.default_rng(1)
+    w = rng.normal(size=int(np.prod(IMAGE_SHAPE)))
+    w *= norm / np.linalg.norm(w)
+    lr = 1e-3
+    gan = _wgan_gp(linear_critic(w, 0.25, spy=True), d_optimizer=keras.optimizers.SGD(lr))
+    w32 = w.astype("float32").astype("float64")
+    run_steps(gan, 1)
+    real, fake = (x.reshape(len(x), -1).astype("float64") for x in gan.discriminator.get_layer("spy").seen[:2])
+    norm32 = np.linalg.norm(w32)
+    penalty_grad = 10.0 * 2.0 * (norm32 - 1.0) * w32 / norm32
+    expected = w32 - lr * (fake.mean(0) - real.mean(0) + penalty_grad)
+    got = gan.discriminator.get_layer("logit").get_weights()[0][:, 0]
+    np.testing.assert_allclose(got, expected, rtol=0, atol=2e-6)
+    assert np.max(np.abs(lr * penalty_grad)) > 100 * 2e-6  # the penalty term is far above the tolerance
+
+
 def _tanh_critic(dtype, spy):
     image = keras.Input(IMAGE_SHAPE, dtype=dtype, name="image")
     x = Spy(name="image_spy")(image) if spy else image
