@@ -15,8 +15,16 @@ Routes (all `GET`):
 
 A bad query gets HTTP 400 with `{"error": ..., "parameter": ...}` naming
 the parameter and the expected form; the service stays up. Queries are
-checked on the event loop; images are made in Starlette's thread pool
-(onnxruntime sessions are thread-safe and release the GIL).
+checked on the event loop.
+
+Resources: one request's images are bounded in pixels, `n * H * W * C <=
+max_pixels` (about 35 bytes of memory each at most, for the smallest images,
+which the grid upscales: the default 4 Mi pixels keep a request under about
+150 MB). Images are made by `max_in_flight` threads of the app's own pool
+(onnxruntime sessions are thread-safe and release the GIL); a request that
+finds them all busy waits at most `queue_timeout` seconds for one, then gets
+HTTP 503 with `Retry-After`. Connections are bounded by the server
+(`ganzoo.export.connection_limits`).
 
 Needs the `serve` extra (`pip install 'keras-ganzoo[serve]'`: Starlette and
 Uvicorn) on top of the base install; no TensorFlow, no Keras.
@@ -26,6 +34,9 @@ Example:
     >>> uvicorn.run(app, host="127.0.0.1", port=8000)   # or: ganzoo serve cgan_fashion_mnist
 """
 
+import asyncio
+import concurrent.futures
+import contextlib
 import hashlib
 import io
 import math
@@ -33,7 +44,6 @@ import re
 
 import numpy as np
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -43,7 +53,11 @@ from ganzoo.images import grid_array
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
 _CLASS_ID = re.compile(r"[0-9]{1,9}")
 MAX_N = 256
-MAX_SEED = 2**63 - 1
+MAX_PIXELS = 4 * 2**20  # n * H * W * C of one request
+MAX_IN_FLIGHT = 4
+QUEUE_TIMEOUT = 0.5
+RETRY_AFTER = 1
+MAX_SEED = 2**32 - 1  # as OnnxGenerator.generate and ganzoo.sampling accept
 _PARAMETERS = ("n", "seed", "label", "nrow")
 
 
@@ -70,18 +84,30 @@ def _integer(query, name, default, low, high):
     return value
 
 
-def parse_query(query, num_classes, max_n=MAX_N):
+def parse_query(query, num_classes, max_n=MAX_N, image_shape=None, max_pixels=MAX_PIXELS):
     """Returns `(n, seed, labels, nrow)` for a `/generate` query, or raises `QueryError`.
 
     Args:
         query: a Starlette `QueryParams` (a multi-dict of strings).
         num_classes: the generator's class count, or None.
         max_n: the largest `n` served.
+        image_shape: the generator's `(H, W, C)`; with it, `n * H * W * C`
+            must not exceed `max_pixels`.
+        max_pixels: the pixel budget of one request.
     """
     unknown = sorted(set(query.keys()) - set(_PARAMETERS))
     if unknown:
         raise QueryError(unknown[0], f"Expected only the parameters {list(_PARAMETERS)}. Received: {unknown[0]!r}")
-    n = _integer(query, "n", 16, 1, max_n)
+    per_image = math.prod(image_shape) if image_shape is not None else 1
+    budget_n = max_pixels // per_image if image_shape is not None else max_n
+    n = _integer(query, "n", min(16, budget_n), 1, max_n)
+    if n > budget_n:
+        shape = "x".join(map(str, image_shape))
+        raise QueryError(
+            "n",
+            f"Expected n <= {budget_n}: n images of {shape} must fit the budget of max_pixels={max_pixels} pixels "
+            f"per request. Received: n={n} ({n * per_image} pixels)",
+        )
     seed = _integer(query, "seed", 0, 0, MAX_SEED)
     nrow = _integer(query, "nrow", None, 1, max_n)
     labels = None
@@ -93,7 +119,12 @@ def parse_query(query, num_classes, max_n=MAX_N):
     if num_classes is not None:
         if given:
             parts = given[0].split(",")
-            if len(parts) > max_n or not all(_CLASS_ID.fullmatch(p.strip()) for p in parts):
+            if len(parts) > max_n:
+                raise QueryError(
+                    "label",
+                    f"Expected at most max_n={max_n} comma-separated class ids in label. Received: {len(parts)} ids",
+                )
+            if not all(_CLASS_ID.fullmatch(p.strip()) for p in parts):
                 raise QueryError(
                     "label",
                     f"Expected label to be a class id in [0, {num_classes}) or comma-separated ids. "
@@ -101,7 +132,9 @@ def parse_query(query, num_classes, max_n=MAX_N):
                 )
             ids = [int(p) for p in parts]
             if max(ids) >= num_classes:
-                raise QueryError("label", f"Expected class ids in [0, {num_classes}). Received: label={given[0]!r}")
+                raise QueryError(
+                    "label", f"Expected class ids in [0, {num_classes}). Received: label={given[0][:100]!r}"
+                )
             labels = np.resize(np.array(ids, dtype=np.int32), n)
         else:
             labels = np.arange(n, dtype=np.int32) % num_classes
@@ -125,33 +158,89 @@ def _error(status, message, parameter=None):
     return JSONResponse({"error": message, "parameter": parameter}, status_code=status)
 
 
-def create_app(generator, *, max_n=MAX_N, name=None):
+def _call_soon(loop, callback):
+    with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is left to wait
+        loop.call_soon_threadsafe(callback)
+
+
+def _positive_int(name, value):
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"Expected {name} to be a positive int. Received: {name}={value!r}")
+
+
+def create_app(
+    generator,
+    *,
+    max_n=MAX_N,
+    max_pixels=MAX_PIXELS,
+    max_in_flight=MAX_IN_FLIGHT,
+    queue_timeout=QUEUE_TIMEOUT,
+    name=None,
+):
     """Returns the Starlette app serving `generator` (an `OnnxGenerator`).
 
     Args:
         generator: the `ganzoo.export.OnnxGenerator` to serve.
         max_n: the largest `n` one request may ask for.
+        max_pixels: the pixel budget of one request, `n * H * W * C`.
+        max_in_flight: requests whose images are made at once, each on a
+            thread of the app's own pool.
+        queue_timeout: seconds a request waits for one of them before it
+            gets a 503 with `Retry-After` (0: no wait).
         name: a name for `/metadata` (default the preset in the metadata).
     """
-    if not isinstance(max_n, int) or isinstance(max_n, bool) or max_n < 1:
-        raise ValueError(f"Expected max_n to be a positive int. Received: max_n={max_n!r}")
+    _positive_int("max_n", max_n)
+    _positive_int("max_pixels", max_pixels)
+    _positive_int("max_in_flight", max_in_flight)
+    per_image = math.prod(generator.image_shape)
+    if max_pixels < per_image:
+        raise ValueError(
+            f"Expected max_pixels >= {per_image}, one {'x'.join(map(str, generator.image_shape))} image. "
+            f"Received: max_pixels={max_pixels}"
+        )
+    if isinstance(queue_timeout, bool) or not isinstance(queue_timeout, (int, float)) or not 0 <= queue_timeout <= 60:
+        raise ValueError(f"Expected queue_timeout to be a number of seconds in [0, 60]. Received: {queue_timeout!r}")
     model_hash = sha256_file(generator.path)
+    limits = {
+        "max_n": max_n,
+        "max_pixels": max_pixels,
+        "max_n_by_pixels": min(max_n, max_pixels // per_image),
+        "max_in_flight": max_in_flight,
+        "queue_timeout_s": queue_timeout,
+        "max_seed": MAX_SEED,
+    }
     description = {
         "name": name or generator.metadata.get("preset"),
         "sha256": model_hash,
         "metadata": generator.metadata,
-        "limits": {"max_n": max_n, "max_seed": MAX_SEED},
+        "limits": limits,
         "routes": {
-            "/generate": "PNG grid; query n (1..max_n, default 16), seed (default 0), label (class id or ids "
-            "'0,1,2', conditional only), nrow",
+            "/generate": "PNG grid; query n (1..max_n_by_pixels, default 16), seed (default 0), label (class id or "
+            "ids '0,1,2', conditional only), nrow",
             "/metadata": "this JSON",
             "/healthz": "ok",
         },
     }
+    executor = concurrent.futures.ThreadPoolExecutor(max_in_flight, thread_name_prefix="ganzoo-generate")
+    slots = asyncio.Semaphore(max_in_flight)  # one per executor thread: a request holding one never queues
+
+    async def take_slot():
+        if not slots.locked():
+            await slots.acquire()  # returns at once
+            return True
+        if queue_timeout == 0:
+            return False
+        try:
+            await asyncio.wait_for(slots.acquire(), queue_timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
 
     async def generate(request):
         try:  # on the event loop: a bad query is answered at once, not queued behind image work
-            n, seed, labels, nrow = parse_query(request.query_params, generator.num_classes, max_n)
+            n, seed, labels, nrow = parse_query(
+                request.query_params, generator.num_classes, max_n, generator.image_shape, max_pixels
+            )
         except QueryError as error:
             return _error(400, str(error), error.parameter)
         # The same model and query give the same bytes: the ETag names both, so caches revalidate after a restart
@@ -161,7 +250,19 @@ def create_app(generator, *, max_n=MAX_N, name=None):
         headers = {"ETag": etag, "Cache-Control": "no-cache"}
         if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
             return Response(status_code=304, headers=headers)
-        body = await run_in_threadpool(render_png, generator, n, seed, labels, nrow)
+        if not await take_slot():
+            response = _error(
+                503,
+                f"Expected at most max_in_flight={max_in_flight} requests at once; all were busy for "
+                f"{queue_timeout} s. Received: one more (retry after {RETRY_AFTER} s)",
+            )
+            response.headers["Retry-After"] = str(RETRY_AFTER)
+            return response
+        loop = asyncio.get_running_loop()
+        job = executor.submit(render_png, generator, n, seed, labels, nrow)
+        # The slot is the thread's: it is freed when the images are made, even if this request was cancelled.
+        job.add_done_callback(lambda _: _call_soon(loop, slots.release))
+        body = await asyncio.wrap_future(job)
         return Response(body, media_type="image/png", headers=headers)
 
     def metadata(request):
@@ -170,10 +271,15 @@ def create_app(generator, *, max_n=MAX_N, name=None):
     def healthz(request):
         return PlainTextResponse("ok")
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        executor.shutdown(wait=False, cancel_futures=True)
+
     routes = [
         Route("/generate", generate, methods=["GET"]),
         Route("/metadata", metadata, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/", metadata, methods=["GET"]),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, lifespan=lifespan)

@@ -110,6 +110,7 @@ BAD = [
     ("n=1&n=2", "n"),
     ("seed=-1", "seed"),
     ("seed=99999999999999999999999", "seed"),
+    ("seed=4294967296", "seed"),  # 2**32: was accepted, then the runtime refused it (HTTP 500)
     ("seed=%C2%B2", "seed"),
     ("nrow=0", "nrow"),
     ("size=3", "size"),
@@ -132,6 +133,7 @@ def test_bad_queries_get_a_400_naming_the_parameter_and_the_service_stays_up(ser
         urllib.request.urlopen(request, timeout=30)
     assert process.poll() is None
     assert get(f"{url}/generate?n=2&seed=1")[0] == 200
+    assert get(f"{url}/generate?n=2&seed=4294967295")[0] == 200  # the largest seed the runtime takes
 
 
 def test_concurrent_clients_get_the_same_bytes(served):
