@@ -157,6 +157,25 @@ def test_a_planted_optimizer_module_is_refused_before_keras_sees_it(configs):
         validate_config(config)
 
 
+@pytest.mark.parametrize("where", ["optimizer", "schedule"])
+def test_an_optimizer_naming_a_registered_class_is_refused(configs, where):
+    """A Keras module with a `registered_name` would make Keras look the class up in its registry
+    (where a user's or an attacker's import could have put anything): refused naming it."""
+    config = copy.deepcopy(configs["dcgan"])
+    spec = config["recipe"]["g_optimizer"]
+    if where == "schedule":
+        spec["config"]["learning_rate"] = {
+            "module": "keras.optimizers.schedules",
+            "class_name": "ExponentialDecay",
+            "config": {"initial_learning_rate": 1e-3, "decay_steps": 10, "decay_rate": 0.9},
+            "registered_name": "evil>ExponentialDecay",
+        }
+    else:
+        spec["registered_name"] = "evil>Adam"
+    with pytest.raises(ValueError, match=r"Expected only Keras classes in .*Received: registered_name='evil>"):
+        validate_config(config)
+
+
 def test_missing_keys_are_errors(configs):
     config = copy.deepcopy(configs["dcgan"])
     del config["recipe"]["seed"]
