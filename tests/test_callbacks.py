@@ -215,15 +215,26 @@ def test_clean_training_does_not_trip_the_guard():
 # -- FrechetDistanceMonitor ------------------------------------------------------------
 
 
+class EpochWeights(keras.callbacks.Callback):
+    """Records the generator weights at the end of every epoch."""
+
+    def on_train_begin(self, logs=None):
+        self.weights = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights.append(self.model.generator.get_weights())
+
+
 def test_fd_monitor_logs_fd_and_keeps_the_best(tmp_path):
     from ganzoo import data, metrics
 
     gan = compiled_gan("dcgan")
     monitor = FrechetDistanceMonitor("digits", every=1, n=50)
     log = MetricsLog(tmp_path / "m.csv")
-    history = gan.fit(images_dataset(2), epochs=2, verbose=0, shuffle=False, callbacks=[monitor, log])
+    seen = EpochWeights()
+    history = gan.fit(images_dataset(2), epochs=3, verbose=0, shuffle=False, callbacks=[monitor, log, seen])
 
-    assert [epoch for epoch, _ in monitor.history] == [1, 2]
+    assert [epoch for epoch, _ in monitor.history] == [1, 2, 3]
     np.testing.assert_allclose(history.history["fd"], [fd for _, fd in monitor.history])
     # The logged value is the FD of 50 generated images against the first 50 test images.
     extractor = metrics.classifier_feature_extractor("digits")
@@ -233,7 +244,12 @@ def test_fd_monitor_logs_fd_and_keeps_the_best(tmp_path):
     np.testing.assert_allclose(monitor.history[-1][1], expected, rtol=1e-4)
     best_epoch = 1 + int(np.argmin([fd for _, fd in monitor.history]))
     assert monitor.best_epoch == best_epoch and monitor.best_fd == min(fd for _, fd in monitor.history)
-    assert len(monitor.best_weights) == len(gan.generator.get_weights())
+    # The kept weights are the generator's at the end of the best epoch, and they give the best FD.
+    for kept, then in zip(monitor.best_weights, seen.weights[best_epoch - 1], strict=True):
+        np.testing.assert_array_equal(kept, then)
+    gan.generator.set_weights(monitor.best_weights)
+    again = metrics.frechet_distance(extractor(real[:50])[0], extractor(generate_images(gan.generator, 50, seed=0))[0])
+    np.testing.assert_allclose(again, monitor.best_fd, rtol=1e-4)
     with open(tmp_path / "m.csv", newline="") as f:
         assert "fd" in next(csv.DictReader(f))
 
