@@ -52,6 +52,34 @@ def test_sigma_converges_to_the_largest_singular_value():
     np.testing.assert_allclose(float(_np(sigma)), _largest_singular_value(conv.layer.kernel), rtol=1e-5)
 
 
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_under_mixed_precision_the_power_iteration_stays_float32(policy):
+    """In a model built under a mixed policy the layer computes in half precision, but sigma and u come
+    from the float32 kernel in float32: sigma equals the float64 largest singular value to float32
+    accuracy (a half-precision power iteration is off by about 1e-3), and u is stored in float32.
+
+    (Called on its own, outside a model, Keras 3.15 reads a mixed layer's variables through an autocast
+    scope even with autocast=False, and on PyTorch the update of u is then lost; in a model, which is
+    how discriminators use it, the layer clears that scope.)"""
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        image = keras.Input((24,))
+        layer = SpectralNorm(keras.layers.Dense(16))
+        model = keras.Model(image, layer(image))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    rng = np.random.default_rng(3)
+    layer.layer.kernel.assign(rng.standard_normal((24, 16)).astype("float32"))
+    x = rng.standard_normal((4, 24)).astype("float32")
+    assert layer.compute_dtype != "float32" and layer.vector_u.dtype == "float32"
+    for _ in range(150):
+        out = model(x, training=True)
+    assert keras.backend.standardize_dtype(out.dtype) == layer.compute_dtype
+    _, sigma, _ = layer.normalized_kernel()
+    assert keras.backend.standardize_dtype(sigma.dtype) == "float32"
+    np.testing.assert_allclose(float(_np(sigma)), _largest_singular_value(layer.layer.kernel), rtol=1e-5)
+
+
 def test_outputs_use_the_normalized_kernel():
     layer, x = _dense()
     for _ in range(60):
