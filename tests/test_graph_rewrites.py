@@ -176,3 +176,33 @@ def test_folding_leaves_what_it_cannot_fold():
     model.graph.node.append(helper.make_node("Identity", ["y"], ["y_copy"]))
     model.graph.output.append(helper.make_tensor_value_info("y_copy", TensorProto.FLOAT, ["batch", 4]))
     assert fold_affine_into_linear(model) == 0
+
+
+def test_a_one_hot_past_max_depth_is_left_alone():
+    """A (depth, depth) table for 4097 classes is 64 MiB; past MAX_DEPTH the OneHot stays a OneHot."""
+    from ganzoo.export.portable_ops import MAX_DEPTH
+
+    assert MAX_DEPTH == 4096
+    model = one_hot_model(TensorProto.INT32, depth=MAX_DEPTH + 1)
+    assert one_hot_to_gather(model) == 0
+    assert [node.op_type for node in model.graph.node] == ["OneHot"]
+
+
+def test_a_graph_with_subgraphs_is_not_folded():
+    """Folding renames and removes nodes of the main graph only; a subgraph (If, Loop, Scan) may read the
+    intermediates it would remove, so a graph that has one is left as it is."""
+    model, feeds = affine_chain("MatMul", np.random.default_rng(2), (4,), (1, 4))
+    condition = numpy_helper.from_array(np.array(True), "condition")
+    branch = helper.make_graph(
+        [helper.make_node("Identity", ["y"], ["branch_out"])],  # reads the MatMul output from the outer graph
+        "branch",
+        [],
+        [helper.make_tensor_value_info("branch_out", TensorProto.FLOAT, ["batch", 4])],
+    )
+    model.graph.initializer.append(condition)
+    model.graph.node.append(helper.make_node("If", ["condition"], ["picked"], then_branch=branch, else_branch=branch))
+    model.graph.output.append(helper.make_tensor_value_info("picked", TensorProto.FLOAT, ["batch", 4]))
+    before = run(model, feeds)
+    assert fold_affine_into_linear(model) == 0
+    assert [node.op_type for node in model.graph.node] == ["MatMul", "Mul", "Add", "Relu", "If"]
+    np.testing.assert_array_equal(run(model, feeds), before)
