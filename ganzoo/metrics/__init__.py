@@ -4,8 +4,11 @@ Metric math (`frechet_distance`, `kernel_inception_distance`,
 `precision_recall`, `label_accuracy`, `class_histogram_entropy`) is
 float64 NumPy/SciPy on feature arrays of shape `(num_samples,
 feature_dim)` and imports no TensorFlow. Features come from the shipped
-domain classifiers (`classifier_feature_extractor`) or InceptionV3
-(`inception_feature_extractor`); those names load Keras lazily.
+domain classifiers (`classifier_feature_extractor`, loads Keras lazily) or
+the standard FID Inception network (`inception_feature_extractor`, the
+`fid` extra, run in onnxruntime; see `ganzoo.metrics.inception` for the
+protocol and `ganzoo.metrics.inception.reference_statistics` for cached real
+statistics).
 
 Example:
 
@@ -36,6 +39,7 @@ _EXPORTS = {
     "FeatureExtractor": "ganzoo.metrics.features",
     "classifier_feature_extractor": "ganzoo.metrics.features",
     "inception_feature_extractor": "ganzoo.metrics.inception",
+    "InceptionFeatureExtractor": "ganzoo.metrics.inception",
 }
 
 __all__ = list(_EXPORTS)

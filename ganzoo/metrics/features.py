@@ -16,8 +16,9 @@ class FeatureExtractor:
 
     Wraps a model with two outputs, `(features, probabilities)`. Use
     `FeatureExtractor.from_classifier` for a classifier with a named
-    feature layer, `classifier_feature_extractor` for the shipped domain
-    classifiers, and `inception_feature_extractor` for InceptionV3.
+    feature layer and `classifier_feature_extractor` for the shipped domain
+    classifiers. `inception_feature_extractor` (the standard FID network,
+    in onnxruntime) is called the same way and returns `(features, None)`.
 
     Args:
         model: a `keras.Model` mapping a batch of (preprocessed) images to
