@@ -6,7 +6,8 @@ download is bounded three ways, whatever the server does:
 
 - a response deadline: connecting, the TLS handshake, sending the request
   and receiving the status line and every header (over all redirects) take
-  at most `connect_seconds` in total, however slowly the bytes trickle in;
+  at most `connect_seconds` in total, however slowly the bytes trickle in
+  (the host name lookup is the system resolver's, with its own timeouts);
 - a minimum rate, as curl's `--speed-limit`/`--speed-time`: the body is
   abandoned when its average rate over the last `speed_time` seconds is
   under `speed_limit` bytes/s (a stall is the case of no byte at all). A
@@ -64,7 +65,8 @@ class _Watchdog:
         self.received = 0  # body bytes so far, written by the reading thread
         self.reason = None
         self._lock = threading.Lock()
-        self._sockets = []
+        self._sockets = []  # copies the watchdog shuts down
+        self._connections = []  # the connections themselves, whose timeouts the body reads use
         self._stopped = threading.Event()
         self._tick = max(0.01, min(0.1, connect_seconds / 10, speed_time / 10))
         self._thread = threading.Thread(target=self._watch, name="ganzoo-download-watchdog", daemon=True)
@@ -83,10 +85,18 @@ class _Watchdog:
                 sock.close()
                 raise TimeoutError(f"no response within {self.connect_seconds} s")
             self._sockets.append(sock.dup())
+            self._connections.append(sock)
         return sock
 
     def body_started(self):
+        """From here the rate rule bounds the reads: the connect deadline's socket timeout no longer applies."""
         self.body_start = time.monotonic()
+        with self._lock:
+            for sock in self._connections:
+                try:  # a backstop well past the rate rule, which the watchdog enforces
+                    sock.settimeout(self.speed_time + self.connect_seconds)
+                except OSError:  # a redirect's connection, already closed
+                    pass
 
     def _fire(self, reason):
         with self._lock:

@@ -78,9 +78,15 @@ class Hostile(BaseHTTPRequestHandler):
                 for _ in range(10_000):  # 160 MB, slowly enough to take 10 s: urllib used to read it all
                     self.wfile.write(BODY)
                     time.sleep(0.001)
+            elif path == "/pause":
+                self._headers(2 * 4000)
+                self.wfile.write(BODY[:4000])
+                self.wfile.flush()
+                time.sleep(1.5)  # a pause longer than the whole connect deadline, within the rate rule
+                self.wfile.write(BODY[:4000])
             elif path == "/slow_honest":
                 self._headers(40 * 500)
-                for i in range(40):  # 10 KB/s for 2 s: longer than any limit the test sets
+                for i in range(40):  # 500 bytes every 50 ms (10 KB/s) for 2 s: longer than any limit the test sets
                     self.wfile.write(BODY[:500])
                     self.wfile.flush()
                     time.sleep(0.05)
@@ -244,6 +250,13 @@ def test_a_slow_honest_download_outlasting_every_limit_completes(server, tmp_pat
     )
     assert time.monotonic() - start > 1.5
     assert target.read_bytes() == BODY[:500] * 40
+
+
+def test_a_pause_in_the_body_longer_than_the_connect_deadline_is_allowed_by_the_rate_rule(server, tmp_path):
+    # 8,000 bytes in about 1.5 s is above a 1 KB/s floor over 5 s: the connect deadline (1 s) must not apply.
+    target = tmp_path / "file.part"
+    got = download(f"{server}/pause", target, max_bytes=8000, connect_seconds=1, speed_limit=1000, speed_time=5)
+    assert got == 8000 and target.read_bytes() == BODY[:4000] * 2
 
 
 def test_a_redirect_is_followed_without_reading_its_body(server, tmp_path):
