@@ -23,6 +23,7 @@ import json
 import os
 import posixpath
 import zipfile
+import zlib
 
 from ganzoo.preset_schema import refuse_code
 
@@ -32,7 +33,8 @@ MIB = 2**20
 # A ganzoo generator's config is 5 to 50 KB; 4 MiB of JSON already parses into ~100 MB of Python objects.
 MAX_CONFIG_BYTES = 4 * MIB
 MAX_METADATA_BYTES = 1 * MIB
-# 500 million float32 parameters (the preset schema's bound) plus the HDF5 overhead.
+# 500 million float32 parameters plus the HDF5 overhead: room for any two networks within
+# network_args.MAX_PARAMETERS (100 million each) and a user's own larger generator.
 MAX_WEIGHTS_BYTES = 2048 * MIB + 64 * MIB
 MAX_OTHER_BYTES = 64 * MIB  # any other member (assets)
 MAX_TOTAL_BYTES = MAX_WEIGHTS_BYTES + MAX_CONFIG_BYTES + MAX_OTHER_BYTES
@@ -124,7 +126,7 @@ def read_config(path):
     try:
         with zipfile.ZipFile(path) as archive, archive.open(CONFIG_FILE) as member:
             text = member.read(MAX_CONFIG_BYTES + 1)  # zipfile stops at the checked file_size anyway
-    except (zipfile.BadZipFile, EOFError, KeyError) as error:
+    except (zipfile.BadZipFile, EOFError, KeyError, zlib.error, OSError) as error:  # zlib: corrupt compressed data
         _refuse(path, f"holds no readable {CONFIG_FILE} ({error})")
     if len(text) > MAX_CONFIG_BYTES:
         _refuse(path, f"holds a {CONFIG_FILE} over {MAX_CONFIG_BYTES} bytes")

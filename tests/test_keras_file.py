@@ -139,6 +139,22 @@ def test_a_repeated_member_is_refused(tmp_path):
         zoo.load_generator(path)
 
 
+def test_corrupt_compressed_config_data_is_one_line_naming_the_file(tmp_path):
+    path = tmp_path / "corrupt.keras"
+    with zipfile.ZipFile(SHIPPED) as shipped, zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as new:
+        for info in shipped.infolist():
+            new.writestr(info.filename, shipped.read(info))
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("config.json")
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)  # the compressed bytes
+    for i in range(start + 10, start + 60):
+        data[i] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=rf"^Expected a Keras v3 `\.keras` archive\. Received: {re.escape(str(path))} holds no readable config\.json"):
+        keras_file.read_config(path)
+
+
 def dense_kernel_initializer(config):
     """The kernel initializer dict of the first Dense layer of a shipped generator's config."""
     (dense,) = [layer for layer in config["config"]["layers"] if layer["class_name"] == "Dense"][:1]
