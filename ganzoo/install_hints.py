@@ -70,13 +70,19 @@ def _installed(module):
         return False
 
 
-def missing_message(what, modules):
+def missing_message(what, modules, extra=None):
     """The one-line message for `what` when the top-level `modules` are missing.
+
+    `extra` names the extra to suggest where the caller knows it (torch for the FID
+    network is the `fid` extra's, not the `torch` backend's); otherwise the one that
+    brings every missing module.
 
     Raises:
         ValueError: a module that no extra provides (a bug in the caller).
     """
     modules = list(dict.fromkeys(modules))
+    if extra is not None:
+        return f"{what} needs {', '.join(modules)} (not installed): {install_command(extra)}"
     unknown = [module for module in modules if module not in PROVIDERS]
     if unknown:
         raise ValueError(f"Expected modules that an extra provides ({sorted(PROVIDERS)}). Received: {unknown}")
@@ -86,7 +92,7 @@ def missing_message(what, modules):
     return f"{what} needs {', '.join(modules)} (not installed): {_extras_hint(extras)}"
 
 
-def require(what, *modules):
+def require(what, *modules, extra=None):
     """Raises one ImportError naming every missing module of `modules` and the extra that brings it.
 
     Raises:
@@ -94,7 +100,7 @@ def require(what, *modules):
     """
     absent = missing(*modules)
     if absent:
-        raise MissingDependency(missing_message(what, absent), name=absent[0])
+        raise MissingDependency(missing_message(what, absent, extra), name=absent[0])
 
 
 def training_import_error(what, error):

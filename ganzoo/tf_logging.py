@@ -5,7 +5,9 @@ a CPU-features line and, on machines with CUDA libraries but no GPU,
 `E0000 ... failed call to cuInit` straight to file descriptor 2, before its
 own logging honours `TF_CPP_MIN_LOG_LEVEL`. To a user they read as
 failures. The CLI imports TensorFlow once with descriptor 2 captured, drops
-only those known start-up lines and passes every other line through.
+only those known start-up lines and passes every other line of the start
+through; for the rest of the run it sets `TF_CPP_MIN_LOG_LEVEL=2` (C++
+errors only).
 
 A user's own `TF_CPP_MIN_LOG_LEVEL` wins: when it is set, nothing is
 filtered (set it to 0 to see everything).

