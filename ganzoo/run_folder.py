@@ -11,7 +11,8 @@
   only files a ganzoo run recorded in `run.json`. A folder holding any
   other file under a name a run writes (a user's `config.json`,
   `metrics.csv`, `samples/epoch_001.png`) is refused, with or without
-  `overwrite`. A folder that holds another run is refused unless the run
+  `overwrite` (a `resume` continues a folder that is already the run's own,
+  and trusts its record, which runs of older versions lack). A folder that holds another run is refused unless the run
   continues it (`--resume`) or replaces it (`--overwrite`: the files that
   run recorded are removed first, nothing else).
 - `save_model` (and `ganzoo.hub.write_atomic` for bytes): a temporary name in the same folder, then
