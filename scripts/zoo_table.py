@@ -12,17 +12,21 @@ def _cell(value, digits):
 
 def main():
     print(
-        "| preset | FD | KID | precision | recall | label acc. | class entropy | epochs | EMA | train time | weights |"
+        "| preset | Inception FID | FD | KID | precision | recall | label acc. | class entropy | epochs | EMA | "
+        "train time | weights |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    baselines = {}
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    baselines, inception_baselines = {}, {}
     for name in hub.list_names(hub.Hub(hub.shipped_dir())):
         config = zoo.read_preset(name)
         q, recipe = config["quality"] or {}, config["recipe"]
         baselines.setdefault(recipe["dataset"], q.get("baseline"))
+        inception = q.get("inception") or {}
+        if inception.get("baseline"):
+            inception_baselines.setdefault(recipe["dataset"], inception["baseline"].get("fid"))
         minutes = config["training"]["seconds"] / 60
         print(
-            f"| `{name}` | {_cell(q.get('fd'), 1)} | {_cell(q.get('kid'), 2)} | {_cell(q.get('precision'), 3)} | "
+            f"| `{name}` | {_cell(inception.get('fid'), 1)} | {_cell(q.get('fd'), 1)} | {_cell(q.get('kid'), 2)} | {_cell(q.get('precision'), 3)} | "
             f"{_cell(q.get('recall'), 3)} | {_cell(q.get('label_accuracy'), 3)} | {_cell(q.get('class_entropy'), 3)} | "
             f"{recipe['epochs']} | {recipe['ema_decay'] or '-'} | {minutes:.1f} min | "
             f"{config['weights']['size_bytes'] / 1e6:.2f} MB |"
@@ -30,7 +34,7 @@ def main():
     for dataset, q in sorted(baselines.items()):
         if q:
             print(
-                f"| real data, {dataset} (train vs test) | {q['fd']:.2f} | {q['kid']:.2f} | {q['precision']:.3f} | "
+                f"| real data, {dataset} (train vs test) | {_cell(inception_baselines.get(dataset), 2)} | {q['fd']:.2f} | {q['kid']:.2f} | {q['precision']:.3f} | "
                 f"{q['recall']:.3f} | {q['label_accuracy']:.3f} | {q['class_entropy']:.3f} | | | | |"
             )
 

@@ -318,3 +318,15 @@ def test_the_fid_network_names_the_fid_extra_even_for_torch(tmp_path):
     )
     result = _run_blocked(tmp_path, ("torch",), code)
     assert "needs torch (not installed): pip install 'keras-ganzoo[fid]'" in result.stdout, result.stdout + result.stderr
+
+
+def test_list_shows_the_inception_fid_next_to_the_own_fd(tmp_path):
+    hub = tmp_path / "hub"
+    hub.mkdir()
+    config = json.loads((ZOO / "dcgan_digits.json").read_text())
+    config["quality"] = {**(config["quality"] or {}), "fd": 55.5, "inception": {"fid": 12.34, "n_fake": 10000}}
+    (hub / "team_fid.json").write_text(json.dumps(config))
+    code, out, _ = run_cli("list", "--hub", str(hub))
+    header, row = out.strip().splitlines()
+    cells = dict(zip(re.split(r"\s{2,}", header), re.split(r"\s{2,}", row)))
+    assert code == 0 and cells["FID"] == "12.34" and cells["FD"] == "55.50", out

@@ -86,6 +86,7 @@ def _row(name, hub):
         config.get("recipe", {}).get("dataset", "?"),
         "x".join(map(str, shape)) if shape else "?",
         _cell(parameters, ","),
+        _cell(_quality_value((quality or {}).get("inception"), "fid"), ".2f"),
         _cell(_quality_value(quality, "fd"), ".2f"),
         _cell(_quality_value(quality, "kid"), ".2f"),
         _cell(_quality_value(quality, "precision"), ".2f"),
@@ -120,7 +121,7 @@ def run_list(args):
                 "Received: no index.txt"
             ) from None
         print(f"Presets of the hub {hub.url} (without --hub or $GANZOO_HUB_URL: the shipped ones)", file=sys.stderr)
-    header = ["NAME", "VARIANT", "DATASET", "IMAGE", "G PARAMS", "FD", "KID", "PREC", "RECALL", "LABEL ACC", "CLASS ENTROPY"]
+    header = ["NAME", "VARIANT", "DATASET", "IMAGE", "G PARAMS", "FID", "FD", "KID", "PREC", "RECALL", "LABEL ACC", "CLASS ENTROPY"]
     rows = []
     for name in names:
         try:
