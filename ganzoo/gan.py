@@ -392,10 +392,16 @@ class GAN(keras.Model):
                     f"ganzoo.callbacks.FrechetDistanceMonitor). Received: {key}={kwargs[key]!r}"
                 )
         x, y = inputs.checked_fit_data(x, y, self.image_shape, self.num_classes)
+        empty = "Expected x to yield at least one batch. Received: data that yielded none (empty?)"
         with gradients.state_kept_on_error(self), inputs.pipeline_errors_in_one_line():
-            history = super().fit(x, y, *args, **kwargs)
+            try:
+                history = super().fit(x, y, *args, **kwargs)
+            except UnboundLocalError as error:  # Keras 3.15's JAX trainer after an epoch of no steps
+                if "'logs'" not in str(error):
+                    raise
+                raise ValueError(empty) from None
         if history.epoch and not history.history:  # every epoch ran without a single batch
-            raise ValueError("Expected x to yield at least one batch. Received: data that yielded none (empty?)")
+            raise ValueError(empty)
         return history
 
     @classmethod
