@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from flops import forward_flops, train_flops_per_image  # noqa: E402
 
-from ganzoo.gan import GAN  # noqa: E402
+from ganzoo.training.gan import GAN  # noqa: E402
 from ganzoo.models import dcgan_discriminator, dcgan_generator  # noqa: E402
 
 # Dense bf16 tensor-core peaks from the vendors' data sheets (FLOP/s, without sparsity).

@@ -80,7 +80,10 @@ def baseline(directory, n, reps):
     a, b = rng.normal(size=(n, 2048)), rng.normal(size=(n, 2048)) + 0.1
     print(f"\nbaseline {directory} vs this checkout, d = 2048, median of {reps}\n")
     print("| metric | baseline s | now s | speed-up |\n|---|---:|---:|---:|")
-    for name, old, new in (("frechet_distance", old_fd, frechet_distance), ("precision_recall", old_pr, precision_recall)):
+    for name, old, new in (
+        ("frechet_distance", old_fd, frechet_distance),
+        ("precision_recall", old_pr, precision_recall),
+    ):
         old_times, new_times = [], []
         for _ in range(reps):
             old_times.append(_time(lambda: old(a, b)))

@@ -38,7 +38,7 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402  (the tf.data input pipeline, on every backend)
 
 from flops import forward_flops, train_flops_per_image  # noqa: E402  (benchmarks/flops.py)
-from ganzoo.gan import GAN  # noqa: E402
+from ganzoo.training.gan import GAN  # noqa: E402
 from ganzoo.models import dcgan_discriminator, dcgan_generator  # noqa: E402
 
 VARIANTS = {
@@ -131,7 +131,8 @@ def _start(name, backend, args, pythonpath=None):
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
     command = [sys.executable, os.path.abspath(__file__), "--worker"] + [
-        f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items()
+        f"--{k.replace('_', '-')}={v}"
+        for k, v in vars(args).items()
         if k in ("image_size", "channels", "batch_size", "latent_dim", "filters", "steps")
     ]
     process = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -173,7 +174,7 @@ def main(argv=None):
     for w in workers:
         for v in args.variants.split(","):
             for p in args.precisions.split(","):
-                for j in ([True] if w["backend"] == "jax" else [False] if w["backend"] == "torch" else xla):
+                for j in [True] if w["backend"] == "jax" else [False] if w["backend"] == "torch" else xla:
                     jobs.append((w, (v, p, j)))
     rates = {(w["name"], c): [] for w, c in jobs}
     flops = {}
@@ -193,8 +194,10 @@ def main(argv=None):
         f"filters {args.filters}; {args.steps} steps x {args.rounds} interleaved rounds; measured float32 matmul "
         "peak per backend: " + ", ".join(f"{w['name']} {w['peak'] / 1e9:.0f} GFLOP/s" for w in workers) + ".\n"
     )
-    print("| backend | variant | precision | XLA | images/s (median) | vs float32 | train GFLOP/image | GFLOP/s | % of f32 peak |"
-          + (" vs baseline |" if args.baseline else ""))
+    print(
+        "| backend | variant | precision | XLA | images/s (median) | vs float32 | train GFLOP/image | GFLOP/s | % of f32 peak |"
+        + (" vs baseline |" if args.baseline else "")
+    )
     print("|---|---|---|---|---:|---:|---:|---:|---:|" + ("---:|" if args.baseline else ""))
     for w, config in jobs:
         rate = statistics.median(rates[(w["name"], config)])

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from apps import static_server  # noqa: E402
-from ganzoo import hub as hub_lib  # noqa: E402
+from ganzoo.client import hub as hub_lib  # noqa: E402
 from ganzoo.export.runtime import OnnxGenerator  # noqa: E402
 from test_web import CHROMIUM_ARGS, float_output  # noqa: E402
 

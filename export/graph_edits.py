@@ -131,8 +131,14 @@ def clip_output(model, low=-1.0, high=1.0, output_name="image"):
     rename_value(model, output_name, unclipped)
     for name, value in (("clip_low", low), ("clip_high", high)):
         graph.initializer.append(numpy_helper.from_array(np.array(value, dtype=np.float32), f"{output_name}_{name}"))
-    graph.node.append(helper.make_node(
-        "Clip", [unclipped, f"{output_name}_clip_low", f"{output_name}_clip_high"], [output_name], name=f"{output_name}_clip"))
+    graph.node.append(
+        helper.make_node(
+            "Clip",
+            [unclipped, f"{output_name}_clip_low", f"{output_name}_clip_high"],
+            [output_name],
+            name=f"{output_name}_clip",
+        )
+    )
     graph.value_info.append(onnx.helper.make_value_info(unclipped, output.type))
     output.name = output_name
 
@@ -198,5 +204,8 @@ def has_float16(model):
 
 def has_subgraphs(graph):
     """Whether any node carries a graph attribute (If, Loop, Scan): rewrites here do not look inside them."""
-    return any(attribute.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
-               for node in graph.node for attribute in node.attribute)
+    return any(
+        attribute.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+        for node in graph.node
+        for attribute in node.attribute
+    )

@@ -77,8 +77,10 @@ def build_metadata(
     """
     if class_names is not None:
         class_names = list(class_names)
-        if num_classes is None or len(class_names) != num_classes or not all(
-            isinstance(name, str) for name in class_names
+        if (
+            num_classes is None
+            or len(class_names) != num_classes
+            or not all(isinstance(name, str) for name in class_names)
         ):
             raise ValueError(
                 f"Expected class_names to be {num_classes} strings (one per class) for a generator "
@@ -152,7 +154,9 @@ def read_sidecar(path):
         try:
             metadata = json.load(file)
         except (ValueError, RecursionError) as error:
-            raise ValueError(f"Expected a JSON object in the sidecar {target}. Received invalid JSON: {error}") from None
+            raise ValueError(
+                f"Expected a JSON object in the sidecar {target}. Received invalid JSON: {error}"
+            ) from None
     if not isinstance(metadata, dict):
         raise ValueError(f"Expected a JSON object in the sidecar {target}. Received: {type(metadata).__name__}")
     return metadata

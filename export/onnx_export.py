@@ -18,8 +18,8 @@ import ganzoo
 from ganzoo.export import graph_edits, graph_folding, portable_ops
 from ganzoo.export import metadata as metadata_lib
 from ganzoo.export import verification
-from ganzoo.export.precision import float32_copy
-from ganzoo.networks import describe_generator
+from ganzoo.export.float32_copy import float32_copy
+from ganzoo.models.describe import describe_generator
 
 # tf2onnx 1.17 converts up to opset 18; Round and Clip(min, max) need 11.
 MIN_OPSET, MAX_OPSET = 11, 18
@@ -46,16 +46,17 @@ class ExportResult:
 
 
 def _looks_like_path(value):
-    # The rule of ganzoo.zoo.load_generator: preset names have no "/" and no ".keras".
+    # The rule of ganzoo.training.generators.load_generator: preset names have no "/" and no ".keras".
     return isinstance(value, os.PathLike) or value.endswith(".keras") or os.sep in value or "/" in value
 
 
 def _preset_facts(name, hub=None):
-    """Returns `(generator, facts)` for a preset name, through `ganzoo.zoo`."""
-    from ganzoo import zoo  # lazily: only preset names need the zoo
+    """Returns `(generator, facts)` for a preset name, through `ganzoo.client.presets`."""
+    from ganzoo.client import presets  # lazily: only preset names need the zoo
+    from ganzoo.training import generators
 
-    generator = zoo.load_generator(name, hub=hub)
-    config = zoo.load_config(name, hub=hub)
+    generator = generators.load_generator(name, hub=hub)
+    config = presets.load_config(name, hub=hub)
     facts = {"preset": name, "variant": config["variant"]}
     if config["gan"]["num_classes"] is not None:
         from ganzoo import data
@@ -72,18 +73,16 @@ def _resolve(model, hub=None):
     if isinstance(model, keras.Model):
         return model, {}
     if isinstance(model, (str, os.PathLike)) and _looks_like_path(model):
-        from ganzoo import zoo
+        from ganzoo.training import generators
 
         path = os.fspath(model)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"Expected an existing .keras file. Received: model={path!r}")
         # The zoo's loader: safe mode, and no Lambda or other code even if the process enabled unsafe loading.
-        return zoo.load_generator_file(path), {}
+        return generators.load_generator_file(path), {}
     if isinstance(model, str):
         return _preset_facts(model, hub)
-    raise TypeError(
-        f"Expected a Keras generator, a .keras path or a preset name. Received: model={model!r}"
-    )
+    raise TypeError(f"Expected a Keras generator, a .keras path or a preset name. Received: model={model!r}")
 
 
 def _check_opset(opset):
@@ -141,7 +140,7 @@ def to_onnx(
 
     Args:
         model: a Keras generator, a `.keras` path (loaded with
-            `safe_mode=True`) or a preset name (`ganzoo.zoo.load_generator`).
+            `safe_mode=True`) or a preset name (`ganzoo.training.generators.load_generator`).
         path: the ONNX file to write; the sidecar goes to `<path>.json`.
         opset: ONNX opset, 11 to 18.
         fp16: convert weights and compute to float16 (I/O stay float32/int32).
@@ -213,4 +212,3 @@ def to_onnx(
     return ExportResult(
         path=path, sidecar=sidecar, metadata=metadata, differences=differences, atol=atol if verify else None
     )
-

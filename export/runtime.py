@@ -3,7 +3,7 @@
 This module imports only numpy, onnxruntime and the standard library (and
 `ganzoo.export.metadata`, which is standard library only), so an app can
 ship it with the ONNX file alone. `OnnxGenerator.from_preset` adds the zoo
-client (`ganzoo.zoo`, `ganzoo.hub`: standard library only).
+client (`ganzoo.client.presets`, `ganzoo.client.hub`: standard library only).
 
 Example:
     >>> from ganzoo.export.runtime import OnnxGenerator
@@ -77,20 +77,34 @@ def _check_metadata(metadata, path):
     rules = {
         "latent_dim": ("a positive int", lambda v: _is_int(v, 1)),
         "num_classes": ("null or an int >= 2", lambda v: v is None or _is_int(v, 2)),
-        "image_shape": ("[height, width, channels] of positive ints",
-                        lambda v: isinstance(v, list) and len(v) == 3 and all(_is_int(d, 1) for d in v)),
+        "image_shape": (
+            "[height, width, channels] of positive ints",
+            lambda v: isinstance(v, list) and len(v) == 3 and all(_is_int(d, 1) for d in v),
+        ),
         "output_dtype": ("'float32' or 'uint8'", lambda v: v in ("float32", "uint8")),
-        "class_names": ("null or one string per class", lambda v: v is None or (
-            isinstance(v, list) and all(isinstance(n, str) for n in v)
-            and len(v) == metadata.get("num_classes"))),
+        "class_names": (
+            "null or one string per class",
+            lambda v: (
+                v is None
+                or (
+                    isinstance(v, list) and all(isinstance(n, str) for n in v) and len(v) == metadata.get("num_classes")
+                )
+            ),
+        ),
     }
     for key, (form, ok) in rules.items():
         if key not in metadata and key != "class_names":
             raise ValueError(f"Expected the key {key!r} ({form}) in the metadata of {path}. Received: no such key")
         if not ok(metadata.get(key)):
-            raise ValueError(f"Expected {key} in the metadata of {path} to be {form}. Received: {key}={metadata[key]!r}")
-    return (metadata["latent_dim"], metadata["num_classes"], tuple(metadata["image_shape"]),
-            np.dtype(metadata["output_dtype"]))
+            raise ValueError(
+                f"Expected {key} in the metadata of {path} to be {form}. Received: {key}={metadata[key]!r}"
+            )
+    return (
+        metadata["latent_dim"],
+        metadata["num_classes"],
+        tuple(metadata["image_shape"]),
+        np.dtype(metadata["output_dtype"]),
+    )
 
 
 def _unreadable(path, error):
@@ -212,10 +226,10 @@ class OnnxGenerator:
             >>> generator = OnnxGenerator.from_preset("cgan_fashion_mnist")
             >>> pixels = generator.generate(10, labels=list(range(10)), seed=0)  # uint8 (10, 28, 28, 1)
         """
-        from ganzoo import zoo  # standard library only: no Keras
+        from ganzoo.client import presets  # standard library only: no Keras
 
-        config = zoo.load_config(name, hub)
-        generator = cls(zoo.onnx_path(name, hub, config), **kwargs)
+        config = presets.load_config(name, hub)
+        generator = cls(presets.onnx_path(name, hub, config), **kwargs)
         for key, value in (("latent_dim", generator.latent_dim), ("num_classes", generator.num_classes)):
             if value != config["gan"][key]:
                 raise ValueError(

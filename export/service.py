@@ -47,8 +47,8 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from ganzoo.hub import sha256_file
-from ganzoo.images import grid_array
+from ganzoo.client.files import sha256_file
+from ganzoo.client.images import grid_array
 
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
 _CLASS_ID = re.compile(r"[0-9]{1,9}")
@@ -57,7 +57,7 @@ MAX_PIXELS = 4 * 2**20  # n * H * W * C of one request
 MAX_IN_FLIGHT = 4
 QUEUE_TIMEOUT = 0.5
 RETRY_AFTER = 1
-MAX_SEED = 2**32 - 1  # as OnnxGenerator.generate and ganzoo.sampling accept
+MAX_SEED = 2**32 - 1  # as OnnxGenerator.generate and ganzoo.training.sampling accept
 _PARAMETERS = ("n", "seed", "label", "nrow")
 
 

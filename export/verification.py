@@ -5,8 +5,8 @@ import onnx
 from onnx import TensorProto
 
 from ganzoo.export import graph_edits
-from ganzoo.export.precision import float32_copy
-from ganzoo.networks import describe_generator
+from ganzoo.export.float32_copy import float32_copy
+from ganzoo.models.describe import describe_generator
 
 # Float32 parity between Keras and onnxruntime is about 6e-7 (PITFALLS).
 FLOAT32_ATOL = 1e-5

@@ -10,21 +10,21 @@ __version__ = "0.2.0"
 
 # public name -> module that defines it
 _EXPORTS = {
-    "GAN": "ganzoo.gan",
-    "generate_images": "ganzoo.sampling",
-    "losses": "ganzoo.losses",
+    "GAN": "ganzoo.training.gan",
+    "generate_images": "ganzoo.training.sampling",
+    "losses": "ganzoo.training.losses",
     "models": "ganzoo.models",
     "data": "ganzoo.data",
-    "list_presets": "ganzoo.zoo",
-    "load_generator": "ganzoo.zoo",
-    "describe_generator": "ganzoo.networks",
+    "list_presets": "ganzoo.client.presets",
+    "load_generator": "ganzoo.training.generators",
+    "describe_generator": "ganzoo.models.describe",
     "metrics": "ganzoo.metrics",
-    "callbacks": "ganzoo.callbacks",
-    "balance": "ganzoo.balance",
-    "train": "ganzoo.train",
-    "default_config": "ganzoo.config",
-    "build_gan": "ganzoo.config",
-    "evaluate_generator": "ganzoo.evaluate",
+    "callbacks": "ganzoo.training.callbacks",
+    "balance": "ganzoo.training.balance",
+    "train": "ganzoo.runs.run",
+    "default_config": "ganzoo.training.config",
+    "build_gan": "ganzoo.training.config",
+    "evaluate_generator": "ganzoo.runs.evaluation",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -17,7 +17,7 @@ COMMAND_MODULES = (
     "ganzoo.commands.train",
     "ganzoo.commands.generate",
     "ganzoo.commands.serve",
-    "ganzoo.commands.zoo",
+    "ganzoo.commands.presets",
     "ganzoo.commands.export",
     "ganzoo.commands.evaluate",
 )
@@ -48,7 +48,9 @@ def main(argv=None):
     except ImportError as error:
         from ganzoo import missing_backend_message
 
-        print(f"ganzoo {args.command}: error: {missing_backend_message(error, 'ganzoo ' + args.command)}", file=sys.stderr)
+        print(
+            f"ganzoo {args.command}: error: {missing_backend_message(error, 'ganzoo ' + args.command)}", file=sys.stderr
+        )
         return 2
     except KeyboardInterrupt:
         print(f"ganzoo {args.command}: interrupted", file=sys.stderr)

@@ -21,7 +21,7 @@ try:  # the base install has no Keras: say which extra brings it
 except ImportError as error:
     from ganzoo.install_hints import training_import_error
 
-    raise training_import_error('ganzoo.data', error) from None
+    raise training_import_error("ganzoo.data", error) from None
 
 DATASETS = ("digits", "fashion_mnist", "mnist", "cifar10", "folder:PATH")
 DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -51,10 +51,19 @@ _SHAPES = {  # default (height, width, channels)
 _CLASS_NAMES = {
     "digits": [str(i) for i in range(10)],
     "mnist": [str(i) for i in range(10)],
-    "fashion_mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
-    "cifar10": ["airplane", "automobile", "bird", "cat", "deer",
-                "dog", "frog", "horse", "ship", "truck"],
+    "fashion_mnist": [
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ],
+    "cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
 }
 
 
@@ -64,10 +73,7 @@ def _parse_name(name):
         return "folder", name[7:]
     if isinstance(name, str) and name in _CLASS_NAMES:
         return name, None
-    raise ValueError(
-        f"Expected a dataset name, one of {', '.join(DATASETS)}. "
-        f"Received: name={name!r}"
-    )
+    raise ValueError(f"Expected a dataset name, one of {', '.join(DATASETS)}. Received: name={name!r}")
 
 
 def _check_int(value, arg):
@@ -82,8 +88,10 @@ def _check_size(image_size, default_hw):
     """Returns `(height, width)` from `image_size` (None, int or pair)."""
     if image_size is None:
         return tuple(default_hw)
-    msg = ("Expected image_size to be None, a positive int or a (height, "
-           f"width) tuple of positive ints. Received: image_size={image_size!r}")
+    msg = (
+        "Expected image_size to be None, a positive int or a (height, "
+        f"width) tuple of positive ints. Received: image_size={image_size!r}"
+    )
     pair = image_size if isinstance(image_size, (tuple, list)) else (image_size,) * 2
     if len(pair) != 2:
         raise ValueError(msg)
@@ -132,11 +140,8 @@ def class_names(name):
     if kind != "folder":
         return list(_CLASS_NAMES[kind])
     if not os.path.isdir(path):
-        raise FileNotFoundError(
-            f"Expected an existing image folder. Received: name={name!r}"
-        )
-    names = sorted(d for d in os.listdir(path)
-                   if os.path.isdir(os.path.join(path, d)) and not d.startswith("."))
+        raise FileNotFoundError(f"Expected an existing image folder. Received: name={name!r}")
+    names = sorted(d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d)) and not d.startswith("."))
     if not names:
         raise ValueError(
             "Expected images in one subfolder per class, PATH/<class>/*.png "
@@ -151,20 +156,19 @@ def _read_idx(path, ndim):
         with gzip.open(path, "rb") as f:
             data = f.read()
     except (OSError, EOFError, zlib.error) as e:
-        raise ValueError(
-            f"Expected a valid gzip IDX file. Received: path={path!r} ({e})"
-        ) from e
+        raise ValueError(f"Expected a valid gzip IDX file. Received: path={path!r} ({e})") from e
     magic = 0x0800 + ndim  # two zero bytes, type 0x08 (ubyte), ndim
     header = 4 + 4 * ndim
     got = struct.unpack(">I", data[:4])[0] if len(data) >= 4 else None
     if got != magic:
-        raise ValueError(f"Expected IDX magic number {magic}, got {got}. "
-                         f"Received: path={path!r}")
+        raise ValueError(f"Expected IDX magic number {magic}, got {got}. Received: path={path!r}")
     dims = struct.unpack(f">{ndim}I", data[4:header]) if len(data) >= header else ()
     if len(dims) != ndim or len(data) != header + int(np.prod(dims)):
-        raise ValueError(f"Expected {header} header bytes plus the product of "
-                         f"the dims {dims} data bytes, got {len(data)} bytes. "
-                         f"Received: path={path!r}")
+        raise ValueError(
+            f"Expected {header} header bytes plus the product of "
+            f"the dims {dims} data bytes, got {len(data)} bytes. "
+            f"Received: path={path!r}"
+        )
     return np.frombuffer(data, np.uint8, offset=header).reshape(dims)
 
 
@@ -177,13 +181,17 @@ def _download(fname):
         os.makedirs(cache_dir, exist_ok=True)
     try:
         return keras.utils.get_file(
-            fname, origin=origin, file_hash=sha256, hash_algorithm="sha256",
+            fname,
+            origin=origin,
+            file_hash=sha256,
+            hash_algorithm="sha256",
             cache_subdir=os.path.join("datasets", "fashion-mnist"),
             cache_dir=cache_dir,
         )
     except ValueError as e:  # the hash check; Keras re-downloads next time
-        raise ValueError(f"Expected {fname} from {origin} to have sha256 "
-                         f"{sha256}; the downloaded file does not ({e}).") from e
+        raise ValueError(
+            f"Expected {fname} from {origin} to have sha256 {sha256}; the downloaded file does not ({e})."
+        ) from e
     except Exception as e:  # get_file raises a bare Exception on HTTP errors
         raise OSError(
             f"Could not download {fname} from {origin}: {e}. Pass data_dir=, "
@@ -207,8 +215,10 @@ def _fashion_mnist(split, data_dir):
             paths = [_download(f) for f in files]
     images, labels = _read_idx(paths[0], 3), _read_idx(paths[1], 1)
     if images.shape[1:] != (28, 28) or len(images) != len(labels):
-        raise ValueError(f"Expected 28x28 images and one label each. Received: "
-                         f"images.shape={images.shape}, labels.shape={labels.shape}")
+        raise ValueError(
+            f"Expected 28x28 images and one label each. Received: "
+            f"images.shape={images.shape}, labels.shape={labels.shape}"
+        )
     return images[..., None], labels
 
 
@@ -217,20 +227,26 @@ def _digits(split):
     from sklearn.model_selection import train_test_split
 
     digits = load_digits()
-    train, test = train_test_split(np.arange(len(digits.target)), test_size=0.2,
-                                   random_state=0, stratify=digits.target)
+    train, test = train_test_split(np.arange(len(digits.target)), test_size=0.2, random_state=0, stratify=digits.target)
     idx = np.sort(train if split == "train" else test)
     return digits.images[idx, :, :, None] / 8.0 - 1.0, digits.target[idx]
 
 
 def _folder(path, split, hw):
     if split != "train":
-        raise ValueError("Expected split='train' for an image folder (it has "
-                         f"no test split). Received: split={split!r}")
+        raise ValueError(
+            f"Expected split='train' for an image folder (it has no test split). Received: split={split!r}"
+        )
     class_names(f"folder:{path}")  # checks the layout
     ds = keras.utils.image_dataset_from_directory(
-        path, labels="inferred", label_mode="int", color_mode="rgb",
-        batch_size=None, image_size=hw, shuffle=False, interpolation="bilinear",
+        path,
+        labels="inferred",
+        label_mode="int",
+        color_mode="rgb",
+        batch_size=None,
+        image_size=hw,
+        shuffle=False,
+        interpolation="bilinear",
         verbose=False,
     )
     images, labels = [], []
@@ -279,11 +295,12 @@ def _prepare(name, split, image_size, data_dir):
     if split not in ("train", "test"):
         raise ValueError(f"Expected split='train' or 'test'. Received: split={split!r}")
     if data_dir is not None and not isinstance(data_dir, (str, os.PathLike)):
-        raise TypeError(f"Expected data_dir to be None or a path. Received: "
-                        f"data_dir={data_dir!r}")
+        raise TypeError(f"Expected data_dir to be None or a path. Received: data_dir={data_dir!r}")
     if data_dir is not None and kind != "fashion_mnist":
-        raise ValueError("Expected data_dir=None: only fashion_mnist reads a "
-                         f"data_dir. Received: name={name!r}, data_dir={data_dir!r}")
+        raise ValueError(
+            "Expected data_dir=None: only fashion_mnist reads a "
+            f"data_dir. Received: name={name!r}, data_dir={data_dir!r}"
+        )
     hw = _check_size(image_size, _SHAPES[kind][:2])
     return (*_source(kind, path, split, data_dir, hw), hw)
 
@@ -331,9 +348,19 @@ def load_arrays(name="digits", *, split="train", image_size=None, data_dir=None)
     return images, labels
 
 
-def load(name="digits", *, split="train", batch_size=64, image_size=None,
-         with_labels=False, shuffle=True, seed=None, data_dir=None,
-         discriminator_steps=1, drop_remainder=True):
+def load(
+    name="digits",
+    *,
+    split="train",
+    batch_size=64,
+    image_size=None,
+    with_labels=False,
+    shuffle=True,
+    seed=None,
+    data_dir=None,
+    discriminator_steps=1,
+    drop_remainder=True,
+):
     """Returns a batched, shuffled, prefetched `tf.data.Dataset` of images.
 
     Each element holds `batch_size * discriminator_steps` images: the GAN's
@@ -375,13 +402,35 @@ def load(name="digits", *, split="train", batch_size=64, image_size=None,
     >>> ds.element_spec.shape
     TensorShape([64, 16, 16, 1])
     """
-    ds, _ = _pipeline(name, split, batch_size, image_size, with_labels, shuffle, seed, data_dir,
-                      discriminator_steps, drop_remainder, first_epoch=None)
+    ds, _ = _pipeline(
+        name,
+        split,
+        batch_size,
+        image_size,
+        with_labels,
+        shuffle,
+        seed,
+        data_dir,
+        discriminator_steps,
+        drop_remainder,
+        first_epoch=None,
+    )
     return ds
 
 
-def load_epochs(name="digits", *, first_epoch=0, seed=0, split="train", batch_size=64, image_size=None,
-                with_labels=False, data_dir=None, discriminator_steps=1, drop_remainder=True):
+def load_epochs(
+    name="digits",
+    *,
+    first_epoch=0,
+    seed=0,
+    split="train",
+    batch_size=64,
+    image_size=None,
+    with_labels=False,
+    data_dir=None,
+    discriminator_steps=1,
+    drop_remainder=True,
+):
     """Returns `(dataset, steps_per_epoch)`: an endless stream of epochs, epoch `e` shuffled by `(seed, e)`.
 
     Like `load`, but the order of an epoch is a function of its index
@@ -403,16 +452,36 @@ def load_epochs(name="digits", *, first_epoch=0, seed=0, split="train", batch_si
         raise ValueError(f"Expected first_epoch to be an int >= 0. Received: first_epoch={first_epoch!r}")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"Expected seed to be an int. Received: seed={seed!r}")
-    return _pipeline(name, split, batch_size, image_size, with_labels, True, seed, data_dir,
-                     discriminator_steps, drop_remainder, first_epoch=int(first_epoch))
+    return _pipeline(
+        name,
+        split,
+        batch_size,
+        image_size,
+        with_labels,
+        True,
+        seed,
+        data_dir,
+        discriminator_steps,
+        drop_remainder,
+        first_epoch=int(first_epoch),
+    )
 
 
-def _pipeline(name, split, batch_size, image_size, with_labels, shuffle, seed, data_dir, discriminator_steps,
-              drop_remainder, first_epoch):
-    step = _check_int(batch_size, "batch_size") * _check_int(
-        discriminator_steps, "discriminator_steps")
-    for arg, value in (("with_labels", with_labels), ("shuffle", shuffle),
-                       ("drop_remainder", drop_remainder)):
+def _pipeline(
+    name,
+    split,
+    batch_size,
+    image_size,
+    with_labels,
+    shuffle,
+    seed,
+    data_dir,
+    discriminator_steps,
+    drop_remainder,
+    first_epoch,
+):
+    step = _check_int(batch_size, "batch_size") * _check_int(discriminator_steps, "discriminator_steps")
+    for arg, value in (("with_labels", with_labels), ("shuffle", shuffle), ("drop_remainder", drop_remainder)):
         if not isinstance(value, bool):
             raise TypeError(f"Expected {arg} to be a bool. Received: {arg}={value!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):

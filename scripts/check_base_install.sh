@@ -38,7 +38,7 @@ import numpy as np
 from PIL import Image
 
 from ganzoo.export import OnnxGenerator
-from ganzoo.images import grid_array
+from ganzoo.client.images import grid_array
 
 generator = OnnxGenerator.from_preset("cgan_fashion_mnist")
 pixels = generator.generate(20, labels=np.arange(20) % 10, seed=3)

@@ -34,7 +34,7 @@ import sys
 from pathlib import Path
 
 import ganzoo
-from ganzoo import hub
+from ganzoo.client import hub
 
 prefix = Path(sys.prefix).resolve()
 package = Path(ganzoo.__file__).resolve().parent

@@ -1,7 +1,7 @@
 """Exports every shipped preset's generator to ONNX (uint8 pixels out) and records it in the preset.
 
 Writes `zoo_configs/<name>.onnx` and its sidecar `<name>.onnx.json` (through
-`ganzoo.publish.export_preset_onnx`, verified against Keras), then sets the
+`ganzoo.runs.publish.export_preset_onnx`, verified against Keras), then sets the
 preset's `onnx` entry (file, sha256, size_bytes). The `.keras` weights are not
 touched. Run it after retraining a preset or changing the exporter:
 
@@ -14,9 +14,9 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from ganzoo import hub as hub_lib  # noqa: E402
-from ganzoo import zoo  # noqa: E402
-from ganzoo.publish import _file_entry, export_preset_onnx  # noqa: E402
+from ganzoo.client import hub as hub_lib  # noqa: E402
+from ganzoo.client import presets  # noqa: E402
+from ganzoo.runs.publish import _file_entry, export_preset_onnx  # noqa: E402
 
 
 def main(argv=None):
@@ -25,13 +25,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     shipped = hub_lib.shipped_dir()
     for name in args.names or hub_lib.list_names(hub_lib.Hub(shipped)):
-        config = zoo.load_config(name, shipped)
+        config = presets.load_config(name, shipped)
         onnx_file = shipped / f"{name}.onnx"
         export_preset_onnx(
-            zoo.weights_path(name, shipped, config), onnx_file, name, config["variant"], config["recipe"]["dataset"]
+            presets.weights_path(name, shipped, config), onnx_file, name, config["variant"], config["recipe"]["dataset"]
         )
         entry = _file_entry(onnx_file)
-        raw = zoo.read_preset(name, shipped)
+        raw = presets.read_preset(name, shipped)
         # Keep the key order of the file: `onnx` goes right after `weights`.
         updated = {}
         for key, value in raw.items():

@@ -17,7 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ganzoo.hub import write_atomic  # noqa: E402
+from ganzoo.client.files import write_atomic  # noqa: E402
 
 
 def main(argv=None):

@@ -16,9 +16,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from ganzoo.evaluate import evaluate_generator, real_test_features  # noqa: E402
+from ganzoo.runs.evaluation import evaluate_generator, real_test_features  # noqa: E402
 from ganzoo.metrics import classifier_feature_extractor  # noqa: E402
-from ganzoo.zoo import load_generator_file  # noqa: E402
+from ganzoo.training.generators import load_generator_file  # noqa: E402
 
 KEYS = ("fd", "precision", "recall")
 

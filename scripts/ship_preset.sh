@@ -16,8 +16,8 @@ cd "$(dirname "$0")/.."
 python -m ganzoo publish "$run_dir" --name "$name" --hub zoo_configs --overwrite
 python - "$name" <<'PY'
 import json, re, sys
-from ganzoo import hub
-from ganzoo.preset_schema import validate_config
+from ganzoo.client import hub
+from ganzoo.client.preset_schema import validate_config
 name = sys.argv[1]
 path = hub.shipped_dir() / f"{name}.json"
 config = json.loads(path.read_text())
@@ -30,5 +30,5 @@ hub.write_atomic(path, (json.dumps(config, indent=2) + "\n").encode("utf-8"))
 print(f"{name}: training command recorded as: {command}")
 PY
 python -m ganzoo evaluate "$name" -n 10000 --seed 0 --write-preset --json "/tmp/evaluation_$name.json"
-samples=$(python -c "import sys; from ganzoo import zoo; k = zoo.read_preset(sys.argv[1])['gan']['num_classes']; print(64 if k is None else 4 * k)" "$name")
+samples=$(python -c "import sys; from ganzoo import zoo; k = presets.read_preset(sys.argv[1])['gan']['num_classes']; print(64 if k is None else 4 * k)" "$name")
 python -m ganzoo generate "$name" -n "$samples" --seed 0 -o "docs/images/$name.png"

@@ -3,7 +3,8 @@
 python scripts/zoo_table.py
 """
 
-from ganzoo import hub, zoo
+from ganzoo.client import hub
+from ganzoo.client import presets
 
 
 def _cell(value, digits):
@@ -18,7 +19,7 @@ def main():
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     baselines, inception_baselines = {}, {}
     for name in hub.list_names(hub.Hub(hub.shipped_dir())):
-        config = zoo.read_preset(name)
+        config = presets.read_preset(name)
         q, recipe = config["quality"] or {}, config["recipe"]
         baselines.setdefault(recipe["dataset"], q.get("baseline"))
         inception = q.get("inception") or {}

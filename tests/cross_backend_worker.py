@@ -36,7 +36,7 @@ def save(folder):
     sys.path.insert(0, str(ROOT / "tests"))
     from helpers import compiled_gan, run_steps
 
-    from ganzoo.zoo import load_generator_file
+    from ganzoo.training.generators import load_generator_file
 
     out = folder / keras.backend.backend()
     out.mkdir(parents=True)
@@ -46,7 +46,7 @@ def save(folder):
     gan.generator.save(out / "generator.keras")
     np.save(out / "generator.npy", outputs(gan.generator))
     zoo = {path.stem: outputs(load_generator_file(path)).tolist() for path in sorted(ZOO.glob("*.keras"))}
-    (out / "zoo.json").write_text(json.dumps(zoo))
+    (out / "presets.json").write_text(json.dumps(zoo))
 
 
 def load(folder):
@@ -55,12 +55,12 @@ def load(folder):
     for other in sorted(p for p in folder.iterdir() if p.is_dir()):
         generator = keras.saving.load_model(other / "generator.keras", safe_mode=True)  # plain Keras
         report[f"{other.name}:generator"] = float(np.max(np.abs(outputs(generator) - np.load(other / "generator.npy"))))
-        expected = json.loads((other / "zoo.json").read_text())
+        expected = json.loads((other / "presets.json").read_text())
         for name, values in expected.items():
             model = keras.saving.load_model(ZOO / f"{name}.keras", safe_mode=True, compile=False)  # plain Keras
             report[f"{other.name}:zoo:{name}"] = float(np.max(np.abs(outputs(model) - np.array(values))))
     report["ganzoo_imported_before_gan_load"] = "ganzoo" in sys.modules
-    import ganzoo.gan  # noqa: F401  registers GAN for the GAN files
+    import ganzoo.training.gan  # noqa: F401  registers GAN for the GAN files
 
     for other in sorted(p for p in folder.iterdir() if p.is_dir()):
         gan = keras.saving.load_model(other / "gan.keras", safe_mode=True)

@@ -28,7 +28,7 @@ from keras import layers  # noqa: E402
 if VARIANT in ("fp16", "overflow"):
     keras.config.set_dtype_policy("mixed_float16")
 
-from ganzoo.gan import GAN  # noqa: E402
+from ganzoo.training.gan import GAN  # noqa: E402
 
 LATENT, SHAPE, BATCH = 4, (4, 4, 1), 8
 STEPS = 2 if VARIANT == "wgan_gp" else 1

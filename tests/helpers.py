@@ -12,7 +12,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import layers  # noqa: E402
 
-from ganzoo.gan import GAN  # noqa: E402
+from ganzoo.training.gan import GAN  # noqa: E402
 from ganzoo.models import dcgan_discriminator, dcgan_generator  # noqa: E402
 
 BACKEND = keras.backend.backend()
@@ -194,7 +194,10 @@ def table_noise(monkeypatch, size=1 << 16):
     from keras import ops
 
     rng = np.random.default_rng(1234)
-    tables = {"normal": rng.standard_normal(size).astype("float32"), "uniform": rng.uniform(0, 1, size).astype("float32")}
+    tables = {
+        "normal": rng.standard_normal(size).astype("float32"),
+        "uniform": rng.uniform(0, 1, size).astype("float32"),
+    }
 
     def draw(kind):
         def fn(shape, *args, dtype=None, seed=None, **kwargs):
@@ -224,8 +227,9 @@ def realistic_weights(generator, seed=0):
         if isinstance(layer, layers.BatchNormalization):
             n = layer.gamma.shape[0]
             # gamma, beta, moving_mean, moving_variance
-            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.2, n), rng.normal(0, 0.2, n),
-                               rng.uniform(0.5, 2.0, n)])
+            layer.set_weights(
+                [rng.uniform(0.5, 1.5, n), rng.normal(0, 0.2, n), rng.normal(0, 0.2, n), rng.uniform(0.5, 2.0, n)]
+            )
         elif isinstance(layer, (layers.Dense, layers.Conv2DTranspose)):
             kernel, *bias = layer.get_weights()
             fan_in = kernel.shape[0] if kernel.ndim == 2 else 4 * kernel.shape[-1]
@@ -245,7 +249,9 @@ def _conv_same(h, kernel, bias, stride):
     out = np.zeros((n, out_h, out_w, kernel.shape[-1]))
     for i in range(kh):
         for j in range(kw):
-            patch = padded[:, i : i + stride * out_h : stride, j : j + stride * out_w : stride, :]  # (n, out_h, out_w, C)
+            patch = padded[
+                :, i : i + stride * out_h : stride, j : j + stride * out_w : stride, :
+            ]  # (n, out_h, out_w, C)
             out += patch @ kernel[i, j].astype("float64")
     return out + bias.astype("float64")
 

@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
 
-from ganzoo.gan import GAN  # noqa: E402
+from ganzoo.training.gan import GAN  # noqa: E402
 
 keras.utils.set_random_seed(1)
 

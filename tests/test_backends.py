@@ -15,7 +15,8 @@ import pytest
 
 BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 OTHERS = [
-    name for name, module in BACKEND_MODULES.items()
+    name
+    for name, module in BACKEND_MODULES.items()
     if name != keras.backend.backend() and importlib.util.find_spec(module) is not None
 ]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,4 +30,6 @@ def test_core_suite_passes_on_backend(backend):
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=2400)
     summary = result.stdout[-4000:]
     print(f"KERAS_BACKEND={backend}:\n{summary}")
-    assert result.returncode == 0, f"KERAS_BACKEND={backend} python -m pytest -m backends failed:\n{result.stdout[-12000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, (
+        f"KERAS_BACKEND={backend} python -m pytest -m backends failed:\n{result.stdout[-12000:]}\n{result.stderr[-3000:]}"
+    )

@@ -10,9 +10,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from ganzoo import data  # noqa: E402
-from ganzoo.balance import BalanceMonitor, DiscriminatorSaturationWarning  # noqa: E402
-from ganzoo.callbacks import MetricsLog  # noqa: E402
-from ganzoo.gan import GAN  # noqa: E402
+from ganzoo.training.balance import BalanceMonitor, DiscriminatorSaturationWarning  # noqa: E402
+from ganzoo.training.callbacks import MetricsLog  # noqa: E402
+from ganzoo.training.gan import GAN  # noqa: E402
 from ganzoo.models import dcgan_discriminator, dcgan_generator  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""Tests for ganzoo.callbacks under plain `model.fit` with tiny GANs."""
+"""Tests for ganzoo.training.callbacks under plain `model.fit` with tiny GANs."""
 
 import csv
 import math
@@ -12,9 +12,9 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from ganzoo import inputs  # noqa: E402
-from ganzoo.callbacks import FrechetDistanceMonitor, GeneratorEMA, MetricsLog, NaNGuard, SampleGrid  # noqa: E402
-from ganzoo.sampling import generate_images  # noqa: E402
+from ganzoo.training import inputs  # noqa: E402
+from ganzoo.training.callbacks import FrechetDistanceMonitor, GeneratorEMA, MetricsLog, NaNGuard, SampleGrid  # noqa: E402
+from ganzoo.training.sampling import generate_images  # noqa: E402
 from helpers import BATCH, NUM_CLASSES, compiled_gan, random_images, random_labels  # noqa: E402
 
 
@@ -81,7 +81,9 @@ def test_conditional_grid_has_one_column_per_class(tmp_path):
         pixels = np.asarray(png)
     labels = np.arange(7) % NUM_CLASSES
     expected = generate_images(gan.generator, 7, labels=labels, seed=0)
-    np.testing.assert_array_equal(pixels[68:132:4, 68:132:4], np.round((expected[4, ..., 0].astype(np.float64) + 1) * 127.5))
+    np.testing.assert_array_equal(
+        pixels[68:132:4, 68:132:4], np.round((expected[4, ..., 0].astype(np.float64) + 1) * 127.5)
+    )
 
 
 def test_metrics_log_keeps_sparse_columns(tmp_path):
@@ -165,7 +167,9 @@ def test_nan_guard_stops_names_the_metric_and_restores_the_snapshot(snapshot, mo
     guard, recorder = NaNGuard(snapshot=snapshot), WeightRecorder()
     d_start = gan.discriminator.get_weights()
     with pytest.warns(RuntimeWarning, match=r"d_loss is nan at epoch 1, batch 3"):
-        history = gan.fit(images_dataset(5, poison_batch=2), epochs=3, verbose=0, shuffle=False, callbacks=[recorder, guard])
+        history = gan.fit(
+            images_dataset(5, poison_batch=2), epochs=3, verbose=0, shuffle=False, callbacks=[recorder, guard]
+        )
 
     assert gan.stop_training
     assert len(history.history["d_loss"]) == 1  # stopped in the first epoch
@@ -208,7 +212,13 @@ def test_clean_training_does_not_trip_the_guard():
     gan = compiled_gan("cgan")
     guard = NaNGuard()
     images, labels = random_images(2 * BATCH), random_labels(2 * BATCH)
-    gan.fit(tf.data.Dataset.from_tensor_slices((images, labels)).batch(BATCH), epochs=2, verbose=0, shuffle=False, callbacks=[guard])
+    gan.fit(
+        tf.data.Dataset.from_tensor_slices((images, labels)).batch(BATCH),
+        epochs=2,
+        verbose=0,
+        shuffle=False,
+        callbacks=[guard],
+    )
     assert guard.tripped is None and not gan.stop_training
 
 
@@ -260,7 +270,6 @@ def test_fd_monitor_refuses_a_generator_of_the_wrong_size():
     monitor.set_model(gan)
     with pytest.raises(ValueError, match="shape"):
         monitor.on_train_begin()
-
 
 
 def test_sample_grid_skips_nan_samples_with_a_warning(tmp_path):

@@ -29,7 +29,7 @@ def test_shipped_weights_are_recorded_small_and_load(dataset, extractors):
     record = classifiers.classifier_record(dataset)
     path = os.path.join(classifiers.WEIGHTS_DIR, record["weights"])
     assert os.path.getsize(path) == record["size_bytes"] < 1.5 * 2**20
-    assert hashlib.sha256(open(path, 'rb').read()).hexdigest() == record["sha256"]
+    assert hashlib.sha256(open(path, "rb").read()).hexdigest() == record["sha256"]
     assert record["test_accuracy"] >= MIN_TEST_ACCURACY[dataset]
     assert record["command"].startswith("python -m ganzoo.metrics.train_classifiers")
     model = extractors[dataset].model
@@ -37,8 +37,7 @@ def test_shipped_weights_are_recorded_small_and_load(dataset, extractors):
     assert [tuple(s[1:]) for s in model.output_shape] == [(record["feature_dim"],), (10,)]
 
 
-@pytest.mark.parametrize("dataset, count, min_accuracy",
-                         [("digits", 360, 0.95), ("fashion_mnist", 500, 0.85)])
+@pytest.mark.parametrize("dataset, count, min_accuracy", [("digits", 360, 0.95), ("fashion_mnist", 500, 0.85)])
 def test_classifier_gets_most_test_images_right(dataset, count, min_accuracy, extractors):
     images, labels = data.load_arrays(dataset, split="test")
     features, probabilities = extractors[dataset](images[:count])
@@ -94,12 +93,12 @@ def test_load_classifier_checks_sha256_and_names(tmp_path):
 
 
 def test_train_script_writes_loadable_weights_and_record(tmp_path):
-    train_classifiers.main(["--datasets", "digits", "--epochs", "1",
-                            "--weights-dir", str(tmp_path)])
+    train_classifiers.main(["--datasets", "digits", "--epochs", "1", "--weights-dir", str(tmp_path)])
     record = classifiers.classifier_record("digits", weights_dir=str(tmp_path))
     assert record["epochs"] == 1 and record["num_test"] == 360
-    assert record["command"] == ("python -m ganzoo.metrics.train_classifiers "
-                                 f"--datasets digits --epochs 1 --weights-dir {tmp_path}")
+    assert record["command"] == (
+        f"python -m ganzoo.metrics.train_classifiers --datasets digits --epochs 1 --weights-dir {tmp_path}"
+    )
     model = classifiers.load_classifier("digits", weights_dir=str(tmp_path))
     images, labels = data.load_arrays("digits", split="test")
     accuracy, correct = train_classifiers.evaluate_accuracy(model, images, labels)

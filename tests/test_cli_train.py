@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from ganzoo.cli import main  # noqa: E402
-from ganzoo.config import build_network, default_config, validate_config  # noqa: E402
+from ganzoo.training.config import build_network, default_config, validate_config  # noqa: E402
 
 TINY = ["--latent-dim", "8", "--filters", "8", "--batch-size", "64", "--verbose", "0"]
 
@@ -69,7 +69,10 @@ def test_generate_from_a_run_folder_and_a_keras_file(run_dir, tmp_path):
     assert main(["generate", str(run_dir), "-n", "10", "-o", str(tmp_path / "a.png")]) == 0
     with Image.open(tmp_path / "a.png") as png:
         assert png.size == (4 * 66 + 2, 3 * 66 + 2)  # 10 images: 4 per row, 3 rows
-    assert main(["generate", str(run_dir / "generator.keras"), "-n", "10", "--nrow", "5", "-o", str(tmp_path / "b.png")]) == 0
+    assert (
+        main(["generate", str(run_dir / "generator.keras"), "-n", "10", "--nrow", "5", "-o", str(tmp_path / "b.png")])
+        == 0
+    )
     with Image.open(tmp_path / "b.png") as png:
         assert png.size == (5 * 66 + 2, 2 * 66 + 2)
 
@@ -86,7 +89,12 @@ def test_generate_conditional_labels(cgan_file, tmp_path):
 
 @pytest.mark.parametrize(
     "labels, message",
-    [("12", r"labels in \[0, 10\)"), ("-1", r"labels in \[0, 10\)"), ("a,b", "comma-separated class ids"), ("1,,2", "comma-separated")],
+    [
+        ("12", r"labels in \[0, 10\)"),
+        ("-1", r"labels in \[0, 10\)"),
+        ("a,b", "comma-separated class ids"),
+        ("1,,2", "comma-separated"),
+    ],
 )
 def test_generate_bad_labels_are_clear_errors(cgan_file, tmp_path, capsys, labels, message):
     assert main(["generate", str(cgan_file), "--labels", labels, "-o", str(tmp_path / "x.png")]) == 2
@@ -130,7 +138,9 @@ def test_resolve_config_applies_overrides_to_a_preset_file(tmp_path):
 
     path = tmp_path / "mine.json"
     path.write_text(json.dumps(default_config("wgan_gp", latent_dim=8, filters=8)))
-    args = build_parser().parse_args(["train", str(path), "--epochs", "3", "--batch-size", "16", "--seed", "5", "--ema-decay", "0.99"])
+    args = build_parser().parse_args(
+        ["train", str(path), "--epochs", "3", "--batch-size", "16", "--seed", "5", "--ema-decay", "0.99"]
+    )
     name, config = resolve_config(args)
     assert name == "mine"
     assert config["recipe"]["epochs"] == 3 and config["recipe"]["batch_size"] == 16 and config["recipe"]["seed"] == 5
@@ -143,21 +153,53 @@ def test_resolve_config_applies_overrides_to_a_preset_file(tmp_path):
 
 def test_conditional_lsgan_with_two_sided_smoothing_trains_from_the_cli(tmp_path):
     out = tmp_path / "lsgan"
-    argv = ["train", "lsgan", "--conditional", "--label-smoothing", "0.1", "--fake-label-smoothing", "0.1",
-            "--epochs", "1", *TINY, "--out", str(out), "--no-export"]
+    argv = [
+        "train",
+        "lsgan",
+        "--conditional",
+        "--label-smoothing",
+        "0.1",
+        "--fake-label-smoothing",
+        "0.1",
+        "--epochs",
+        "1",
+        *TINY,
+        "--out",
+        str(out),
+        "--no-export",
+    ]
     assert main(argv) == 0
     config = json.loads((out / "config.json").read_text())
     assert config["gan"]["num_classes"] == 10 and config["gan"]["loss"] == "least_squares"
     assert (config["gan"]["label_smoothing"], config["gan"]["fake_label_smoothing"]) == (0.1, 0.1)
-    assert "--conditional" in config["training"]["command"] and "--fake-label-smoothing 0.1" in config["training"]["command"]
+    assert (
+        "--conditional" in config["training"]["command"]
+        and "--fake-label-smoothing 0.1" in config["training"]["command"]
+    )
     generator = keras.saving.load_model(out / "generator.keras")
     assert [tensor.name for tensor in generator.inputs] == ["z", "label"]
 
 
 def test_conditional_resnet_sngan_trains_from_the_cli(tmp_path):
     out = tmp_path / "sngan"
-    assert main(["train", "sngan", "--architecture", "resnet", "--conditional", "--epochs", "1", *TINY,
-                 "--out", str(out), "--no-export"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "sngan",
+                "--architecture",
+                "resnet",
+                "--conditional",
+                "--epochs",
+                "1",
+                *TINY,
+                "--out",
+                str(out),
+                "--no-export",
+            ]
+        )
+        == 0
+    )
     config = json.loads((out / "config.json").read_text())
     assert config["generator"]["builder"] == "resnet_generator" and config["gan"]["loss"] == "hinge"
     assert config["discriminator"]["args"]["spectral_norm"] is True and config["gan"]["num_classes"] == 10

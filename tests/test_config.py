@@ -1,4 +1,4 @@
-"""Tests for ganzoo.config: the strict preset schema, paper defaults, builders."""
+"""Tests for ganzoo.training.config: the strict preset schema, paper defaults, builders."""
 
 import copy
 import json
@@ -9,9 +9,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import pytest  # noqa: E402
 
-from ganzoo import config as cfg  # noqa: E402
-from ganzoo import losses  # noqa: E402
-from ganzoo.config import VARIANTS, build_gan, build_network, default_config, validate_config  # noqa: E402
+from ganzoo.training import config as cfg  # noqa: E402
+from ganzoo.training import losses  # noqa: E402
+from ganzoo.training.config import VARIANTS, build_gan, build_network, default_config, validate_config  # noqa: E402
 from ganzoo.models import registry  # noqa: E402
 
 
@@ -32,7 +32,7 @@ def test_loss_names_match_the_loss_registry():
 
 
 def test_builder_names_match_the_network_registry():
-    from ganzoo import preset_schema
+    from ganzoo.client import preset_schema
 
     assert set(preset_schema.GENERATOR_BUILDERS + preset_schema.DISCRIMINATOR_BUILDERS) == set(registry.BUILDERS)
     assert set(preset_schema.GENERATOR_BUILDERS) == set(registry.GENERATOR_BUILDERS)

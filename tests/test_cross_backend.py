@@ -16,8 +16,9 @@ WORKER = Path(__file__).resolve().parent / "cross_backend_worker.py"
 
 def _run(backend, mode, folder):
     env = {**os.environ, "KERAS_BACKEND": backend}
-    result = subprocess.run([sys.executable, str(WORKER), mode, str(folder)], env=env, capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, str(WORKER), mode, str(folder)], env=env, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, f"{backend} {mode} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
 
 
@@ -29,7 +30,9 @@ def test_files_saved_on_one_backend_generate_the_same_images_on_every_other(tmp_
         _run(backend, "load", tmp_path)
         report = json.loads((tmp_path / f"load_{backend}.json").read_text())
         assert report.pop("ganzoo_imported_before_gan_load") is False  # generators loaded with plain Keras
-        expected = len(BACKENDS) * (2 + len(list((Path(__file__).resolve().parent.parent / "zoo_configs").glob("*.keras"))))
+        expected = len(BACKENDS) * (
+            2 + len(list((Path(__file__).resolve().parent.parent / "zoo_configs").glob("*.keras")))
+        )
         assert len(report) == expected
         worst = max(report.values())
         print(f"loaded on {backend}: max |difference| {worst:.2e} over {len(report)} files")

@@ -90,11 +90,29 @@ def test_class_names_and_shapes():
     assert data.class_names("digits") == [str(i) for i in range(10)]
     assert data.class_names("mnist") == [str(i) for i in range(10)]
     assert data.class_names("fashion_mnist") == [
-        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ]
     assert data.class_names("cifar10") == [
-        "airplane", "automobile", "bird", "cat", "deer",
-        "dog", "frog", "horse", "ship", "truck"]
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
+    ]
     assert data.image_shape("digits") == (16, 16, 1)
     assert data.image_shape("fashion_mnist") == (28, 28, 1)
     assert data.image_shape("mnist") == (28, 28, 1)
@@ -118,8 +136,9 @@ def test_digits_exact_scaling_and_split():
     ours = np.concatenate([train_x.reshape(-1, 64), test_x.reshape(-1, 64)])
     ours = np.concatenate([ours, np.concatenate([train_y, test_y])[:, None]], 1)
     ref = np.concatenate([digits.data / 8 - 1, digits.target[:, None]], 1)
-    np.testing.assert_array_equal(np.unique(ours, axis=0, return_counts=True)[1],
-                                  np.unique(ref, axis=0, return_counts=True)[1])
+    np.testing.assert_array_equal(
+        np.unique(ours, axis=0, return_counts=True)[1], np.unique(ref, axis=0, return_counts=True)[1]
+    )
     np.testing.assert_array_equal(np.unique(ours, axis=0), np.unique(ref, axis=0))
     # Stratified: each class is split 80/20 to within one sample.
     for c in range(10):
@@ -182,8 +201,7 @@ def mirror(tmp_path, monkeypatch):
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST_DIR", str(tmp_path / "none"))
@@ -288,10 +306,16 @@ def test_mnist_and_cifar10_go_through_keras_datasets(monkeypatch):
     rng = np.random.default_rng(0)
     m_train = rng.integers(0, 256, (5, 28, 28), dtype=np.uint8)
     c_test = rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
-    monkeypatch.setattr(keras.datasets.mnist, "load_data", lambda: (
-        (m_train, np.arange(5, dtype=np.uint8)), (m_train[:1], np.zeros(1, np.uint8))))
-    monkeypatch.setattr(keras.datasets.cifar10, "load_data", lambda: (
-        (c_test[:1], np.zeros((1, 1), np.uint8)), (c_test, np.arange(4)[:, None])))
+    monkeypatch.setattr(
+        keras.datasets.mnist,
+        "load_data",
+        lambda: ((m_train, np.arange(5, dtype=np.uint8)), (m_train[:1], np.zeros(1, np.uint8))),
+    )
+    monkeypatch.setattr(
+        keras.datasets.cifar10,
+        "load_data",
+        lambda: ((c_test[:1], np.zeros((1, 1), np.uint8)), (c_test, np.arange(4)[:, None])),
+    )
     x, y = data.load_arrays("mnist")
     assert x.shape == (5, 28, 28, 1) and x.dtype == np.float32
     np.testing.assert_allclose(x[..., 0], m_train / 127.5 - 1.0, atol=6e-8)
@@ -348,7 +372,9 @@ def test_a_corrupt_image_in_a_folder_is_named(image_folder):
     path, _ = image_folder
     bad = path / "dogs" / "1.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))  # a PNG signature, then garbage
-    with pytest.raises(ValueError, match=rf"^Expected image files that decode\. Received: {re.escape(str(bad))}, which does not"):
+    with pytest.raises(
+        ValueError, match=rf"^Expected image files that decode\. Received: {re.escape(str(bad))}, which does not"
+    ):
         data.load_arrays(f"folder:{path}", image_size=8)
 
 
@@ -384,48 +410,52 @@ def test_shuffle_is_seeded_and_reshuffles():
 
 
 def test_images_only_and_remainder():
-    ds = data.load("digits", split="test", batch_size=64, drop_remainder=False,
-                   shuffle=False)
+    ds = data.load("digits", split="test", batch_size=64, drop_remainder=False, shuffle=False)
     assert ds.element_spec.shape.as_list() == [None, 16, 16, 1]
     sizes = [b.shape[0] for b in ds]
     assert sizes == [64] * 5 + [40]
 
 
-@pytest.mark.parametrize("kwargs, error, arg", [
-    ({"name": "imagenet"}, ValueError, "fashion_mnist, mnist, cifar10, folder:PATH"),
-    ({"name": 3}, ValueError, "name"),
-    ({"name": "folder:"}, ValueError, "name"),
-    ({"split": "val"}, ValueError, "split"),
-    ({"batch_size": 0}, ValueError, "batch_size"),
-    ({"batch_size": 2.5}, TypeError, "batch_size"),
-    ({"batch_size": True}, TypeError, "batch_size"),
-    ({"discriminator_steps": 0}, ValueError, "discriminator_steps"),
-    ({"discriminator_steps": "2"}, TypeError, "discriminator_steps"),
-    ({"image_size": "16"}, TypeError, "image_size"),
-    ({"image_size": 16.0}, TypeError, "image_size"),
-    ({"image_size": 0}, ValueError, "image_size"),
-    ({"image_size": (16,)}, ValueError, "image_size"),
-    ({"image_size": (16, -1)}, ValueError, "image_size"),
-    ({"seed": "1"}, TypeError, "seed"),
-    ({"with_labels": 1}, TypeError, "with_labels"),
-    ({"shuffle": None}, TypeError, "shuffle"),
-    ({"data_dir": "/tmp"}, ValueError, "data_dir"),
-    ({"name": "fashion_mnist", "data_dir": 3}, TypeError, "data_dir"),
-    ({"split": "test", "batch_size": 200, "discriminator_steps": 2}, ValueError,
-     "batch_size"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, arg",
+    [
+        ({"name": "imagenet"}, ValueError, "fashion_mnist, mnist, cifar10, folder:PATH"),
+        ({"name": 3}, ValueError, "name"),
+        ({"name": "folder:"}, ValueError, "name"),
+        ({"split": "val"}, ValueError, "split"),
+        ({"batch_size": 0}, ValueError, "batch_size"),
+        ({"batch_size": 2.5}, TypeError, "batch_size"),
+        ({"batch_size": True}, TypeError, "batch_size"),
+        ({"discriminator_steps": 0}, ValueError, "discriminator_steps"),
+        ({"discriminator_steps": "2"}, TypeError, "discriminator_steps"),
+        ({"image_size": "16"}, TypeError, "image_size"),
+        ({"image_size": 16.0}, TypeError, "image_size"),
+        ({"image_size": 0}, ValueError, "image_size"),
+        ({"image_size": (16,)}, ValueError, "image_size"),
+        ({"image_size": (16, -1)}, ValueError, "image_size"),
+        ({"seed": "1"}, TypeError, "seed"),
+        ({"with_labels": 1}, TypeError, "with_labels"),
+        ({"shuffle": None}, TypeError, "shuffle"),
+        ({"data_dir": "/tmp"}, ValueError, "data_dir"),
+        ({"name": "fashion_mnist", "data_dir": 3}, TypeError, "data_dir"),
+        ({"split": "test", "batch_size": 200, "discriminator_steps": 2}, ValueError, "batch_size"),
+    ],
+)
 def test_bad_arguments(kwargs, error, arg):
     with pytest.raises(error, match="Expected .*Received: ") as info:
         data.load(**kwargs)
     assert arg in str(info.value)
 
 
-@pytest.mark.parametrize("call", [
-    lambda: data.load_arrays(split="all"),
-    lambda: data.load_arrays(image_size=[1, 2, 3]),
-    lambda: data.image_shape("svhn"),
-    lambda: data.class_names("svhn"),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: data.load_arrays(split="all"),
+        lambda: data.load_arrays(image_size=[1, 2, 3]),
+        lambda: data.image_shape("svhn"),
+        lambda: data.class_names("svhn"),
+    ],
+)
 def test_bad_arguments_elsewhere(call):
     with pytest.raises(ValueError, match="Expected.*Received:"):
         call()

@@ -97,7 +97,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras
 from ganzoo.models import dcgan_discriminator, dcgan_generator
-from ganzoo.gan import GAN
+from ganzoo.training.gan import GAN
 with tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]).scope():
     gan = GAN(dcgan_generator((16, 16, 1), 4, filters=4), dcgan_discriminator((16, 16, 1), filters=4), latent_dim=4)
     try:
@@ -148,7 +148,9 @@ def test_cli_distribute_on_jax_trains_the_same_generator_as_one_device(tmp_path)
     """A whole epoch of the DCGAN (BatchNorm included: one SPMD program normalizes over the global batch), with the
     generator EMA that ganzoo train saves."""
     for name, extra in (("single", []), ("parallel", ["--distribute", "2"])):
-        result = cli("jax", "dcgan", *CLI_TINY, "--ema-decay", "0.9", *extra, "--out", str(tmp_path / name), cwd=tmp_path)
+        result = cli(
+            "jax", "dcgan", *CLI_TINY, "--ema-decay", "0.9", *extra, "--out", str(tmp_path / name), cwd=tmp_path
+        )
         assert result.returncode == 0, result.stderr[-3000:]
     assert max_difference(generator_weights(tmp_path / "single"), generator_weights(tmp_path / "parallel")) < 1e-5
     record = __import__("json").loads((tmp_path / "parallel" / "run.json").read_text())

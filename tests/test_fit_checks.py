@@ -9,7 +9,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from keras import layers  # noqa: E402
 
-from ganzoo.gan import GAN  # noqa: E402
+from ganzoo.training.gan import GAN  # noqa: E402
 from helpers import (  # noqa: E402
     BATCH,
     IMAGE_SHAPE,
@@ -33,11 +33,14 @@ pytestmark = pytest.mark.backends
 # -- 11. data checked where it enters fit, on every backend -----------------------
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda: (random_images(8) * 127.5 + 127.5).astype("uint8"), "float images"),
-    (lambda: random_images(8) * 127.5 + 127.5, "scaled to \\[-1, 1\\]"),
-    (lambda: random_images(8) * 1.5, "scaled to \\[-1, 1\\]"),
-])
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: (random_images(8) * 127.5 + 127.5).astype("uint8"), "float images"),
+        (lambda: random_images(8) * 127.5 + 127.5, "scaled to \\[-1, 1\\]"),
+        (lambda: random_images(8) * 1.5, "scaled to \\[-1, 1\\]"),
+    ],
+)
 def test_images_of_the_wrong_scale_are_refused(make, match):
     gan = compiled_gan("dcgan")
     before = weights(gan.generator.weights)
@@ -46,12 +49,15 @@ def test_images_of_the_wrong_scale_are_refused(make, match):
     assert_weights_equal(before, gan.generator.weights)
 
 
-@pytest.mark.parametrize("labels, match", [
-    (np.eye(NUM_CLASSES, dtype="int32")[np.arange(8) % NUM_CLASSES], "one-hot"),
-    (np.eye(NUM_CLASSES, dtype="float32")[np.arange(8) % NUM_CLASSES], "one-hot"),
-    ((np.arange(8) % NUM_CLASSES).astype("float32"), "dtype float32"),
-    ((np.arange(8) % NUM_CLASSES).astype("float32") + 0.5, "dtype float32"),
-])
+@pytest.mark.parametrize(
+    "labels, match",
+    [
+        (np.eye(NUM_CLASSES, dtype="int32")[np.arange(8) % NUM_CLASSES], "one-hot"),
+        (np.eye(NUM_CLASSES, dtype="float32")[np.arange(8) % NUM_CLASSES], "one-hot"),
+        ((np.arange(8) % NUM_CLASSES).astype("float32"), "dtype float32"),
+        ((np.arange(8) % NUM_CLASSES).astype("float32") + 0.5, "dtype float32"),
+    ],
+)
 def test_labels_that_are_not_class_ids_are_refused(labels, match):
     gan = compiled_gan("cgan")
     with pytest.raises(ValueError, match=match):
@@ -67,7 +73,10 @@ def test_labels_out_of_range_in_a_dataset_fail_under_xla_too(jit_compile):
     labels = np.zeros(8, "int32")
     labels[6] = NUM_CLASSES
     dataset = tf.data.Dataset.from_tensor_slices((random_images(8), labels)).batch(4)
-    with pytest.raises(ValueError, match=r"^Expected x to hold finite images scaled to \[-1, 1\] and labels in \[0, 3\) \(num_classes=3\)\. Received a label >= num_classes\.$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^Expected x to hold finite images scaled to \[-1, 1\] and labels in \[0, 3\) \(num_classes=3\)\. Received a label >= num_classes\.$",
+    ):
         gan.fit(dataset, epochs=1, verbose=0)
 
 
@@ -103,8 +112,12 @@ def test_discriminator_regularizers_are_part_of_its_loss():
     the closed form at r = f = b plus 0.5 * b^2."""
     b = 0.7
     image = keras.Input(IMAGE_SHAPE)
-    dense = layers.Dense(1, kernel_initializer="zeros", bias_initializer=keras.initializers.Constant(b),
-                         bias_regularizer=keras.regularizers.L2(0.5))
+    dense = layers.Dense(
+        1,
+        kernel_initializer="zeros",
+        bias_initializer=keras.initializers.Constant(b),
+        bias_regularizer=keras.regularizers.L2(0.5),
+    )
     critic = keras.Model(image, dense(layers.Flatten()(image)))
     keras.utils.set_random_seed(0)
     gan = GAN(tiny_generator(), critic, latent_dim=LATENT_DIM, seed=0)
@@ -168,7 +181,10 @@ def test_non_finite_pixels_are_refused_where_data_enters_fit(bad, form):
             gan.fit(batches, steps_per_epoch=4, epochs=1, verbose=0)
     else:
         dataset = tf.data.Dataset.from_tensor_slices(images).batch(BATCH)
-        with pytest.raises(ValueError, match=r"^Expected x to hold finite images scaled to \[-1, 1\]\. Received images outside \[-1, 1\] or not finite\.$"):
+        with pytest.raises(
+            ValueError,
+            match=r"^Expected x to hold finite images scaled to \[-1, 1\]\. Received images outside \[-1, 1\] or not finite\.$",
+        ):
             gan.fit(dataset, epochs=1, verbose=0)
     # Nothing NaN reached the generator: its weights are finite (the first batch may have trained).
     assert all(np.all(np.isfinite(w)) for w in gan.generator.get_weights())
@@ -179,7 +195,9 @@ def test_an_empty_array_or_dataset_is_an_error():
     import tensorflow as tf
 
     gan = compiled_gan("dcgan")
-    with pytest.raises(ValueError, match=r"Expected at least one image to train on. Received: x of shape \(0, 16, 16, 1\)"):
+    with pytest.raises(
+        ValueError, match=r"Expected at least one image to train on. Received: x of shape \(0, 16, 16, 1\)"
+    ):
         gan.fit(np.zeros((0, 16, 16, 1), "float32"), epochs=1, verbose=0)
     empty = tf.data.Dataset.from_tensor_slices(np.zeros((0, 16, 16, 1), "float32")).batch(BATCH)
     with pytest.raises(ValueError, match="Expected a tf.data.Dataset that yields batches. Received: an empty dataset"):
@@ -192,9 +210,18 @@ def test_an_empty_array_or_dataset_is_an_error():
 @pytest.mark.parametrize(
     "make, match",
     [
-        (lambda: np.full((4, 16, 16, 1), "a"), r"^Expected float images scaled to \[-1, 1\]\. Received: images of dtype str"),
-        (lambda: (random_images(4), np.array(["a", "b", "c", "d"])), r"^Expected integer class ids in \[0, 3\)\. Received: labels of dtype str"),
-        (lambda: (random_images(4), np.array([0, 1, None, 2], dtype=object)), r"^Expected integer class ids in \[0, 3\)\. Received: labels of dtype object"),
+        (
+            lambda: np.full((4, 16, 16, 1), "a"),
+            r"^Expected float images scaled to \[-1, 1\]\. Received: images of dtype str",
+        ),
+        (
+            lambda: (random_images(4), np.array(["a", "b", "c", "d"])),
+            r"^Expected integer class ids in \[0, 3\)\. Received: labels of dtype str",
+        ),
+        (
+            lambda: (random_images(4), np.array([0, 1, None, 2], dtype=object)),
+            r"^Expected integer class ids in \[0, 3\)\. Received: labels of dtype object",
+        ),
     ],
     ids=["string_images", "string_labels", "object_labels"],
 )

@@ -1,4 +1,4 @@
-"""Tests for ganzoo.gan.GAN: update isolation, n_critic, the penalty path, XLA, bad input."""
+"""Tests for ganzoo.training.gan.GAN: update isolation, n_critic, the penalty path, XLA, bad input."""
 
 import os
 
@@ -9,9 +9,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from keras import layers  # noqa: E402
 
-from ganzoo import gradients  # noqa: E402
-from ganzoo.gan import GAN  # noqa: E402
-from ganzoo.losses import LOSSES  # noqa: E402
+from ganzoo.training import gradients  # noqa: E402
+from ganzoo.training.gan import GAN  # noqa: E402
+from ganzoo.training.losses import LOSSES  # noqa: E402
 from helpers import (  # noqa: E402
     BACKEND,
     BATCH,
@@ -297,10 +297,13 @@ def test_penalty_with_a_zero_critic_is_finite():
 # -- 4 (GAN side). label smoothing reaches the loss ------------------------------
 
 
-@pytest.mark.parametrize("loss, formula", [
-    ("non_saturating", lambda b: 0.9 * np.logaddexp(0, -b) + 0.1 * np.logaddexp(0, b) + np.logaddexp(0, b)),
-    ("least_squares", lambda b: 0.5 * (b - 0.9) ** 2 + 0.5 * b**2),
-])
+@pytest.mark.parametrize(
+    "loss, formula",
+    [
+        ("non_saturating", lambda b: 0.9 * np.logaddexp(0, -b) + 0.1 * np.logaddexp(0, b) + np.logaddexp(0, b)),
+        ("least_squares", lambda b: 0.5 * (b - 0.9) ** 2 + 0.5 * b**2),
+    ],
+)
 def test_label_smoothing_reaches_the_discriminator_loss(loss, formula):
     """A critic with zero kernel outputs its bias b for every image, so with label_smoothing=0.1
     the logged d_loss is the one-sided formula at r = f = b (fake target 0)."""
@@ -313,18 +316,35 @@ def test_label_smoothing_reaches_the_discriminator_loss(loss, formula):
     np.testing.assert_allclose(logs["d_loss"][0], formula(b), rtol=1e-6)
 
 
-@pytest.mark.parametrize("loss, formula", [
-    ("non_saturating", lambda b: 0.9 * np.logaddexp(0, -b) + 0.1 * np.logaddexp(0, b)
-     + 0.1 * np.logaddexp(0, -b) + 0.9 * np.logaddexp(0, b)),
-    ("least_squares", lambda b: 0.5 * (b - 0.9) ** 2 + 0.5 * (b - 0.1) ** 2),
-])
+@pytest.mark.parametrize(
+    "loss, formula",
+    [
+        (
+            "non_saturating",
+            lambda b: (
+                0.9 * np.logaddexp(0, -b)
+                + 0.1 * np.logaddexp(0, b)
+                + 0.1 * np.logaddexp(0, -b)
+                + 0.9 * np.logaddexp(0, b)
+            ),
+        ),
+        ("least_squares", lambda b: 0.5 * (b - 0.9) ** 2 + 0.5 * (b - 0.1) ** 2),
+    ],
+)
 def test_two_sided_label_smoothing_reaches_the_discriminator_loss(loss, formula):
     """As above with fake_label_smoothing=0.1 too: the fake target is 0.1."""
     b = 0.7
     critic = linear_critic(np.zeros(int(np.prod(IMAGE_SHAPE))), bias=b)
     keras.utils.set_random_seed(0)
-    gan = GAN(tiny_generator(), critic, latent_dim=LATENT_DIM, loss=loss, label_smoothing=0.1,
-              fake_label_smoothing=0.1, seed=0)
+    gan = GAN(
+        tiny_generator(),
+        critic,
+        latent_dim=LATENT_DIM,
+        loss=loss,
+        label_smoothing=0.1,
+        fake_label_smoothing=0.1,
+        seed=0,
+    )
     gan.compile(keras.optimizers.SGD(0.0), adam())
     logs = run_steps(gan, 1)
     np.testing.assert_allclose(logs["d_loss"][0], formula(b), rtol=1e-6)
@@ -349,8 +369,14 @@ def test_conditional_labels_reach_generator_and_discriminator():
     every fake is judged with the labels it was generated from (G and D spies agree)."""
     k = 2
     keras.utils.set_random_seed(0)
-    gan = GAN(_spy_generator(), spy_critic(NUM_CLASSES), latent_dim=LATENT_DIM, num_classes=NUM_CLASSES,
-              discriminator_steps=k, seed=0)
+    gan = GAN(
+        _spy_generator(),
+        spy_critic(NUM_CLASSES),
+        latent_dim=LATENT_DIM,
+        num_classes=NUM_CLASSES,
+        discriminator_steps=k,
+        seed=0,
+    )
     gan.compile(adam(), adam(), run_eagerly=True)
     images, labels = random_images(k * BATCH, 3), np.array([0, 1, 2, 0, 2, 2, 1, 0], "int32")
     run_steps(gan, 1, data=(images, labels))
@@ -370,8 +396,13 @@ def test_conditional_labels_reach_generator_and_discriminator():
 @pytest.mark.parametrize("loss", ["minimax", "hinge"])
 def test_losses_without_a_named_variant_train(loss):
     """The two losses no preset uses still train: one finite eager step that moves both networks."""
-    gan = compiled_gan("wgan_gp" if loss == "hinge" else "dcgan", loss=loss, gradient_penalty_weight=0.0,
-                       discriminator_steps=1, run_eagerly=True)
+    gan = compiled_gan(
+        "wgan_gp" if loss == "hinge" else "dcgan",
+        loss=loss,
+        gradient_penalty_weight=0.0,
+        discriminator_steps=1,
+        run_eagerly=True,
+    )
     before = weights(gan.generator.trainable_variables) + weights(gan.discriminator.trainable_variables)
     logs = run_steps(gan, 1)
     assert all_finite(logs.values())
@@ -405,8 +436,9 @@ def test_jit_compile_matches_eager(variant, overrides, monkeypatch):
     table_noise(monkeypatch)
     results = []
     for mode in (dict(run_eagerly=True), dict(jit_compile=True)):
-        gan = compiled_gan(variant, d_optimizer=keras.optimizers.SGD(0.05), g_optimizer=keras.optimizers.SGD(0.05),
-                           **overrides, **mode)
+        gan = compiled_gan(
+            variant, d_optimizer=keras.optimizers.SGD(0.05), g_optimizer=keras.optimizers.SGD(0.05), **overrides, **mode
+        )
         assert gan.jit_compile == mode.get("jit_compile", False)
         logs = run_steps(gan, 2)
         results.append((logs, weights(gan.generator.weights) + weights(gan.discriminator.weights)))
@@ -452,8 +484,10 @@ def test_conditional_gan_with_labels_out_of_range(bad_label, run_eagerly):
     assert int(keras.ops.convert_to_numpy(gan.optimizer.iterations)) == 0
 
 
-@pytest.mark.parametrize("labels, match", [(NUM_CLASSES, "labels in"), ([0, 1, -1, 0], "labels in"),
-                                           ([0, 1], "labels"), ([0.0, 1.0, 1.0, 0.0], "labels")])
+@pytest.mark.parametrize(
+    "labels, match",
+    [(NUM_CLASSES, "labels in"), ([0, 1, -1, 0], "labels in"), ([0, 1], "labels"), ([0.0, 1.0, 1.0, 0.0], "labels")],
+)
 def test_generate_with_bad_labels(labels, match):
     gan = tiny_gan("cgan")
     with pytest.raises(ValueError, match=match):

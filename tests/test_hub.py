@@ -1,6 +1,6 @@
 """Download by name against a real HTTP server on 127.0.0.1: cache, hashes, errors, offline, concurrency.
 
-The mirror holds a tiny preset (`team_tiny`, published with `ganzoo.publish.publish`
+The mirror holds a tiny preset (`team_tiny`, published with `ganzoo.runs.publish.publish`
 from a 16x16 generator with filters 8) and, once the shipped presets have
 weights, a copy of `dcgan_digits`'s files, so that a shipped preset is also
 fetched from a mirror and checked against its pinned hash.
@@ -23,9 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from ganzoo import hub as hub_lib
-from ganzoo import zoo
-from ganzoo.publish import publish
+from ganzoo.client import hub as hub_lib
+from ganzoo.client import presets
+from ganzoo.training import generators
+from ganzoo.runs.publish import publish
 
 TEAM = "team_tiny"
 REPO = Path(__file__).resolve().parents[1]
@@ -74,7 +75,7 @@ class MirrorHandler(SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def mirror(tmp_path_factory):
     """A hub directory holding the tiny team preset (and dcgan_digits when shipped with weights)."""
-    from ganzoo.config import build_network, default_config
+    from ganzoo.training.config import build_network, default_config
 
     run_dir = tmp_path_factory.mktemp("run")
     config = default_config("dcgan", dataset="digits", latent_dim=8, filters=8, epochs=1)
@@ -82,7 +83,7 @@ def mirror(tmp_path_factory):
     (run_dir / "config.json").write_text(json.dumps(config))
     directory = tmp_path_factory.mktemp("mirror")
     publish(run_dir, TEAM, directory)
-    shipped = zoo.read_preset("dcgan_digits")
+    shipped = presets.read_preset("dcgan_digits")
     if shipped["weights"]["file"]:
         shutil.copy(hub_lib.shipped_dir() / shipped["weights"]["file"], directory)
     return directory
@@ -128,30 +129,30 @@ def leftovers(directory):
 
 
 def test_first_download_then_cache_hit_without_request(server, cache):
-    generator = zoo.load_generator(TEAM, hub=server.url)
+    generator = generators.load_generator(TEAM, hub=server.url)
     assert generator.outputs[0].shape[1:] == (16, 16, 1)
     assert weights_requests(server) == 1
     cached = cache / TEAM / f"{TEAM}.keras"
-    assert hub_lib.sha256_file(cached) == zoo.load_config(TEAM, hub=server.url)["weights"]["sha256"]
+    assert hub_lib.sha256_file(cached) == presets.load_config(TEAM, hub=server.url)["weights"]["sha256"]
 
-    zoo.load_generator(TEAM, hub=server.url)
+    generators.load_generator(TEAM, hub=server.url)
     assert weights_requests(server) == 1  # a cache hit: no second request
     assert leftovers(cache) == []
 
 
 def test_hub_from_environment_and_listing(server, monkeypatch):
     monkeypatch.setenv(hub_lib.HUB_ENV, server.url)
-    assert TEAM in zoo.list_presets()
-    assert set(zoo.list_presets()) >= {p.stem for p in hub_lib.shipped_dir().glob("*.json") if "." not in p.stem}
-    assert zoo.weights_path(TEAM).is_file()
+    assert TEAM in presets.list_presets()
+    assert set(presets.list_presets()) >= {p.stem for p in hub_lib.shipped_dir().glob("*.json") if "." not in p.stem}
+    assert presets.weights_path(TEAM).is_file()
     assert weights_requests(server) == 1
 
 
 def test_corrupted_download_is_rejected_and_not_cached(server, cache):
     server.corrupt.add(f"{TEAM}.keras")
-    expected = zoo.load_config(TEAM, hub=server.url)["weights"]["sha256"]
+    expected = presets.load_config(TEAM, hub=server.url)["weights"]["sha256"]
     with pytest.raises(ValueError, match=f"sha256 {expected}.*Received: a file with sha256 [0-9a-f]{{64}}") as info:
-        zoo.load_generator(TEAM, hub=server.url)
+        generators.load_generator(TEAM, hub=server.url)
     assert "not loaded" in str(info.value)
     assert not (cache / TEAM / f"{TEAM}.keras").exists()
     assert leftovers(cache) == []
@@ -160,7 +161,7 @@ def test_corrupted_download_is_rejected_and_not_cached(server, cache):
 def test_cut_off_download_never_sits_under_the_final_name(server, cache):
     server.truncate.add(f"{TEAM}.keras")
     with pytest.raises((ConnectionError, ValueError)):
-        zoo.weights_path(TEAM, hub=server.url)
+        presets.weights_path(TEAM, hub=server.url)
     assert not (cache / TEAM / f"{TEAM}.keras").exists()
     assert leftovers(cache) == []
 
@@ -169,17 +170,17 @@ def test_partial_files_left_by_a_killed_process_are_cleaned(server, cache):
     stale = cache / TEAM / f".{TEAM}.keras.999.deadbeef.part"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"half a file")
-    zoo.weights_path(TEAM, hub=server.url)
+    presets.weights_path(TEAM, hub=server.url)
     assert leftovers(cache) == []
 
 
 def test_corrupt_cache_entry_is_replaced(server, cache):
-    zoo.weights_path(TEAM, hub=server.url)
+    presets.weights_path(TEAM, hub=server.url)
     cached = cache / TEAM / f"{TEAM}.keras"
     cached.write_bytes(b"garbage")
-    path = zoo.weights_path(TEAM, hub=server.url)
+    path = presets.weights_path(TEAM, hub=server.url)
     assert weights_requests(server) == 2
-    assert hub_lib.sha256_file(path) == zoo.load_config(TEAM, hub=server.url)["weights"]["sha256"]
+    assert hub_lib.sha256_file(path) == presets.load_config(TEAM, hub=server.url)["weights"]["sha256"]
 
 
 def test_http_404_is_a_clear_error(mirror, tmp_path):
@@ -189,14 +190,14 @@ def test_http_404_is_a_clear_error(mirror, tmp_path):
     httpd = start_server(partial_mirror)
     try:
         with pytest.raises(FileNotFoundError, match=f"Expected the hub {httpd.url} to hold {TEAM}.keras.*HTTP 404"):
-            zoo.load_generator(TEAM, hub=httpd.url)
+            generators.load_generator(TEAM, hub=httpd.url)
     finally:
         stop_server(httpd)
 
 
 def test_unknown_name_on_a_hub_lists_the_known_ones(server):
     with pytest.raises(ValueError, match=r"one of: .*dcgan_digits.*no_such_preset"):
-        zoo.load_config("no_such_preset", hub=server.url)
+        presets.load_config("no_such_preset", hub=server.url)
 
 
 def closed_port():
@@ -208,23 +209,23 @@ def closed_port():
 def test_unreachable_hub_is_a_clear_error(server, mirror):
     url = f"http://127.0.0.1:{closed_port()}"
     with pytest.raises(ConnectionError, match="Could not reach the hub"):
-        zoo.load_config(TEAM, hub=url)
+        presets.load_config(TEAM, hub=url)
     config = json.loads((mirror / f"{TEAM}.json").read_text())
     with pytest.raises(ConnectionError, match=f"Could not reach the hub {url} to download {TEAM}.keras"):
-        zoo.weights_path(TEAM, hub=url, config=config)
+        presets.weights_path(TEAM, hub=url, config=config)
 
 
 def test_offline_mode_uses_only_the_cache(server, monkeypatch):
     monkeypatch.setenv(hub_lib.OFFLINE_ENV, "1")
     with pytest.raises((FileNotFoundError, ValueError), match="GANZOO_OFFLINE"):
-        zoo.load_generator(TEAM, hub=server.url)
+        generators.load_generator(TEAM, hub=server.url)
     assert server.requests == {}
 
     monkeypatch.delenv(hub_lib.OFFLINE_ENV)
-    zoo.load_generator(TEAM, hub=server.url)
+    generators.load_generator(TEAM, hub=server.url)
     before = dict(server.requests)
     monkeypatch.setenv(hub_lib.OFFLINE_ENV, "1")
-    generator = zoo.load_generator(TEAM, hub=server.url)  # preset JSON and weights from the cache
+    generator = generators.load_generator(TEAM, hub=server.url)  # preset JSON and weights from the cache
     assert generator is not None
     assert server.requests == before
 
@@ -233,24 +234,24 @@ def test_offline_failures_leave_no_folder_and_say_corrupt(server, mirror, cache,
     monkeypatch.setenv(hub_lib.OFFLINE_ENV, "1")
     config = json.loads((mirror / f"{TEAM}.json").read_text())
     with pytest.raises(FileNotFoundError, match="allows no download"):
-        zoo.weights_path(TEAM, hub=server.url, config=config)
+        presets.weights_path(TEAM, hub=server.url, config=config)
     assert not (cache / TEAM).exists()  # no empty cache folder left behind
     monkeypatch.delenv(hub_lib.OFFLINE_ENV)
-    path = zoo.weights_path(TEAM, hub=server.url, config=config)
+    path = presets.weights_path(TEAM, hub=server.url, config=config)
     data = bytearray(path.read_bytes())
     data[200] ^= 0xFF
     path.write_bytes(bytes(data))
     monkeypatch.setenv(hub_lib.OFFLINE_ENV, "1")
     with pytest.raises(ValueError, match="cached copy is corrupt and was removed"):
-        zoo.weights_path(TEAM, hub=server.url, config=config)
+        presets.weights_path(TEAM, hub=server.url, config=config)
     assert not path.exists()
 
 
 def test_shipped_preset_through_a_mirror_is_checked_against_the_pinned_hash(server, cache):
-    config = zoo.load_config("dcgan_digits")
+    config = presets.load_config("dcgan_digits")
     if not config["weights"]["file"]:
         pytest.skip("dcgan_digits has no published weights yet")
-    path = zoo.weights_path("dcgan_digits", hub=server.url)
+    path = presets.weights_path("dcgan_digits", hub=server.url)
     assert path == cache / "dcgan_digits" / config["weights"]["file"]
     assert weights_requests(server, "dcgan_digits") == 1
     assert server.requests.get("/dcgan_digits.json") is None  # the preset itself comes from the package
@@ -260,10 +261,12 @@ _WORKER = textwrap.dedent(
     """
     import sys
     import keras.utils  # import TensorFlow before the start signal, so both fetches overlap
-    from ganzoo import hub, zoo
+    from ganzoo.client import hub
+    from ganzoo.client import presets
+    from ganzoo.training import generators
     print("ready", flush=True)
     sys.stdin.readline()
-    print(zoo.weights_path(sys.argv[1], hub=sys.argv[2]), flush=True)
+    print(presets.weights_path(sys.argv[1], hub=sys.argv[2]), flush=True)
     """
 )
 
@@ -294,22 +297,22 @@ def test_two_processes_downloading_at_once_leave_a_valid_cache(server, cache):
     paths = {out.strip().splitlines()[-1] for out, _ in outputs}
     cached = cache / TEAM / f"{TEAM}.keras"
     assert paths == {str(cached)}
-    assert hub_lib.sha256_file(cached) == zoo.load_config(TEAM, hub=server.url)["weights"]["sha256"]
+    assert hub_lib.sha256_file(cached) == presets.load_config(TEAM, hub=server.url)["weights"]["sha256"]
     assert weights_requests(server) == 1  # the lock made the second process wait, then hit the cache
     assert leftovers(cache) == []
 
 
 def test_local_hub_is_read_in_place_and_verified(mirror, tmp_path, cache):
-    path = zoo.weights_path(TEAM, hub=mirror)
+    path = presets.weights_path(TEAM, hub=mirror)
     assert path == mirror / f"{TEAM}.keras"
-    assert zoo.weights_path(TEAM, hub=mirror.as_uri()) == path
+    assert presets.weights_path(TEAM, hub=mirror.as_uri()) == path
     assert not cache.exists()  # nothing copied
 
     bad = tmp_path / "bad_hub"
     shutil.copytree(mirror, bad)
     (bad / f"{TEAM}.keras").write_bytes(b"not the published file")
     with pytest.raises(ValueError, match="not loaded"):
-        zoo.load_generator(TEAM, hub=bad)
+        generators.load_generator(TEAM, hub=bad)
 
 
 def test_hub_rejects_other_schemes_and_path_escapes(mirror):
@@ -339,7 +342,7 @@ def test_size_bytes_is_required_and_bounded_before_any_request(mirror, tmp_path,
             with pytest.raises(
                 ValueError, match=rf"size of {TEAM}.keras as size_bytes.*Received: size_bytes={size_bytes}$"
             ):
-                zoo.load_generator(TEAM, hub=hub)
+                generators.load_generator(TEAM, hub=hub)
         assert weights_requests(httpd) == 0
         assert not (cache / TEAM / f"{TEAM}.keras").exists()
     finally:
@@ -351,7 +354,7 @@ def test_a_flood_past_size_bytes_is_cut_off_and_never_cached(server, cache, mirr
     size = json.loads((mirror / f"{TEAM}.json").read_text())["weights"]["size_bytes"]
     start = time.monotonic()
     with pytest.raises(ValueError, match=rf"to have {size} bytes \(size_bytes\). Received: more"):
-        zoo.weights_path(TEAM, hub=server.url)
+        presets.weights_path(TEAM, hub=server.url)
     assert time.monotonic() - start < 5
     assert not (cache / TEAM / f"{TEAM}.keras").exists()
     assert leftovers(cache) == []
@@ -365,7 +368,7 @@ def test_a_wrong_size_bytes_is_refused_by_local_and_http_hubs_alike(mirror, tmp_
     httpd = start_server(directory) if kind == "http" else None
     try:
         with pytest.raises(ValueError, match=rf"{TEAM}.keras from .* to have {size + delta} bytes \(size_bytes\)"):
-            zoo.load_generator(TEAM, hub=httpd.url if httpd else directory)
+            generators.load_generator(TEAM, hub=httpd.url if httpd else directory)
     finally:
         if httpd:
             stop_server(httpd)
@@ -393,7 +396,7 @@ class DiskFull:
 
 
 def test_a_full_cache_disk_is_one_line_naming_the_file(server, cache, monkeypatch, capsys):
-    from ganzoo import download as download_lib
+    from ganzoo.client import download as download_lib
     from ganzoo.cli import main
 
     monkeypatch.setattr(hub_lib, "open", DiskFull, raising=False)  # the cached preset JSON
@@ -401,16 +404,16 @@ def test_a_full_cache_disk_is_one_line_naming_the_file(server, cache, monkeypatc
         OSError,
         match=rf"^\[Errno 28\] Could not write {re.escape(str(cache / TEAM / TEAM))}\.json into the ganzoo cache: No space left on",
     ):
-        zoo.load_config(TEAM, hub=server.url)
+        presets.load_config(TEAM, hub=server.url)
     monkeypatch.delattr(hub_lib, "open")
-    config = zoo.load_config(TEAM, hub=server.url)
+    config = presets.load_config(TEAM, hub=server.url)
 
     monkeypatch.setattr(download_lib, "open", DiskFull, raising=False)  # the weights
     target = cache / TEAM / f"{TEAM}.keras"
     with pytest.raises(
         OSError, match=rf"Could not write {re.escape(str(target))} into the ganzoo cache: No space left on device\. "
     ):
-        zoo.weights_path(TEAM, hub=server.url, config=config)
+        presets.weights_path(TEAM, hub=server.url, config=config)
     assert not target.exists()
     assert leftovers(cache) == []
 

@@ -1,10 +1,10 @@
-"""Tests for ganzoo.images: uint8 mapping and PNG grids."""
+"""Tests for ganzoo.client.images: uint8 mapping and PNG grids."""
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from ganzoo.images import grid_array, save_grid, to_uint8
+from ganzoo.client.images import grid_array, save_grid, to_uint8
 
 
 def test_to_uint8_maps_the_unit_range_exactly():

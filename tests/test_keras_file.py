@@ -17,7 +17,8 @@ import keras
 import numpy as np
 import pytest
 
-from ganzoo import keras_file, zoo
+from ganzoo.training import keras_file
+from ganzoo.training import generators
 from ganzoo.models import OneHot, dcgan_generator
 
 SHIPPED = Path(__file__).resolve().parents[1] / "zoo_configs" / "dcgan_digits.keras"
@@ -108,9 +109,9 @@ def test_a_compression_bomb_in_the_weights_is_refused_before_keras_reads_them(tm
     generator = dcgan_generator((16, 16, 1), 64, filters=32)
     message = r"holds the member 'model.weights.h5' compressed \d+-fold .*a zip bomb\? at most 100-fold"
     with pytest.raises(ValueError, match=re.escape(str(bomb)) + " " + message):
-        zoo.load_weights(generator, bomb)  # the path of a hub preset's weights, with a matching sha256
+        generators.load_weights(generator, bomb)  # the path of a hub preset's weights, with a matching sha256
     with pytest.raises(ValueError, match=message):
-        zoo.load_generator(bomb)
+        generators.load_generator(bomb)
 
 
 def test_an_honest_weights_file_deflated_is_not_a_bomb(tmp_path):
@@ -118,9 +119,9 @@ def test_an_honest_weights_file_deflated_is_not_a_bomb(tmp_path):
     with zipfile.ZipFile(SHIPPED) as old, zipfile.ZipFile(deflated, "w", compression=zipfile.ZIP_DEFLATED) as new:
         for info in old.infolist():
             new.writestr(info.filename, old.read(info))
-    generator = zoo.load_generator(deflated)
+    generator = generators.load_generator(deflated)
     np.testing.assert_array_equal(
-        generator(np.ones((1, 64), "float32")), zoo.load_generator(SHIPPED)(np.ones((1, 64), "float32"))
+        generator(np.ones((1, 64), "float32")), generators.load_generator(SHIPPED)(np.ones((1, 64), "float32"))
     )
 
 
@@ -128,7 +129,7 @@ def test_an_honest_weights_file_deflated_is_not_a_bomb(tmp_path):
 def test_member_names_outside_the_archive_are_refused(tmp_path, name):
     path = rewrite(tmp_path / "traversal.keras", extra=[(name, b"x")])
     with pytest.raises(ValueError, match=f"holds the member {re.escape(repr(name))}, a path outside the archive"):
-        zoo.load_generator(path)
+        generators.load_generator(path)
 
 
 def test_a_repeated_member_is_refused(tmp_path):
@@ -136,7 +137,7 @@ def test_a_repeated_member_is_refused(tmp_path):
     with pytest.warns(UserWarning, match="Duplicate name"):
         rewrite(path, extra=[("config.json", b'{"class_name": "Lambda"}')])
     with pytest.raises(ValueError, match="holds the member 'config.json' twice"):
-        zoo.load_generator(path)
+        generators.load_generator(path)
 
 
 def test_corrupt_compressed_config_data_is_one_line_naming_the_file(tmp_path):
@@ -151,7 +152,10 @@ def test_corrupt_compressed_config_data_is_one_line_naming_the_file(tmp_path):
     for i in range(start + 10, start + 60):
         data[i] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(ValueError, match=rf"^Expected a Keras v3 `\.keras` archive\. Received: {re.escape(str(path))} holds no readable config\.json"):
+    with pytest.raises(
+        ValueError,
+        match=rf"^Expected a Keras v3 `\.keras` archive\. Received: {re.escape(str(path))} holds no readable config\.json",
+    ):
         keras_file.read_config(path)
 
 
@@ -193,7 +197,7 @@ def test_a_foreign_class_anywhere_in_the_config_is_refused_in_one_line(tmp_path,
     dense_kernel_initializer(config)["kernel_initializer"] = FOREIGN[qualified]  # deep inside a layer's config
     path = rewrite(tmp_path / "foreign.keras", config)
     with pytest.raises(ValueError) as error:
-        zoo.load_generator(path)
+        generators.load_generator(path)
     message = str(error.value)
     assert message == (
         f"Expected only Keras classes (module keras.*) and ganzoo's registered ones (ganzoo>Name) in {path}. "

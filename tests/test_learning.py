@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors  # noqa: E402
 
 from ganzoo import data  # noqa: E402
-from ganzoo.gan import GAN  # noqa: E402
+from ganzoo.training.gan import GAN  # noqa: E402
 from ganzoo.models import dcgan_discriminator, dcgan_generator  # noqa: E402
 from own_networks import embedding_discriminator, embedding_generator  # noqa: E402
 

@@ -75,5 +75,7 @@ def test_per_network_schedules_work_through_the_optimizers():
     d_rate = keras.optimizers.schedules.ExponentialDecay(1e-3, decay_steps=1, decay_rate=0.5)
     gan = compiled_gan("wgan_gp", d_optimizer=keras.optimizers.Adam(d_rate), g_optimizer=keras.optimizers.Adam(1e-4))
     run_steps(gan, 1)
-    np.testing.assert_allclose(float(keras.ops.convert_to_numpy(gan.d_optimizer.learning_rate)), 1e-3 * 0.5**5, rtol=1e-5)
+    np.testing.assert_allclose(
+        float(keras.ops.convert_to_numpy(gan.d_optimizer.learning_rate)), 1e-3 * 0.5**5, rtol=1e-5
+    )
     np.testing.assert_allclose(float(keras.ops.convert_to_numpy(gan.g_optimizer.learning_rate)), 1e-4, rtol=1e-6)

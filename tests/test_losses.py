@@ -1,4 +1,4 @@
-"""Tests for ganzoo.losses: every loss and the gradient penalty against float64 NumPy."""
+"""Tests for ganzoo.training.losses: every loss and the gradient penalty against float64 NumPy."""
 
 import os
 
@@ -9,7 +9,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from keras import layers  # noqa: E402
 
-from ganzoo import gradients, losses  # noqa: E402
+from ganzoo.training import gradients  # noqa: E402
+from ganzoo.training import losses
 from helpers import numpy_forward  # noqa: E402
 
 pytestmark = pytest.mark.backends
@@ -17,6 +18,7 @@ pytestmark = pytest.mark.backends
 
 def _dtype(x):
     return keras.backend.standardize_dtype(x.dtype)
+
 
 # Fixed logits, from confident-fake to confident-real, in float64.
 REAL = np.array([[-20.0], [-3.0], [-0.5], [0.0], [0.7], [2.5], [9.0], [20.0]])
@@ -85,7 +87,9 @@ def test_loss_is_float32_for_float16_logits(name):
     g = loss.generator_loss(fake16)
     assert _dtype(d) == "float32" and _dtype(g) == "float32"
     # The reference sees the same float16-rounded logits.
-    np.testing.assert_allclose(float(d), d_ref(real16.astype("float64"), fake16.astype("float64"), 1.0), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        float(d), d_ref(real16.astype("float64"), fake16.astype("float64"), 1.0), rtol=1e-6, atol=1e-6
+    )
     np.testing.assert_allclose(float(g), g_ref(fake16.astype("float64")), rtol=1e-6, atol=1e-6)
 
 
@@ -105,7 +109,11 @@ def test_one_sided_label_smoothing_matches_formula(name):
 
 
 def test_smoothable_flags():
-    assert {name for name, loss in losses.LOSSES.items() if loss.smoothable} == {"non_saturating", "minimax", "least_squares"}
+    assert {name for name, loss in losses.LOSSES.items() if loss.smoothable} == {
+        "non_saturating",
+        "minimax",
+        "least_squares",
+    }
 
 
 def _g_loss_gradient(name, logit):
@@ -200,7 +208,11 @@ def test_input_gradients_and_penalty_match_finite_differences():
     critic32.set_weights([w * 4.0 for w in critic32.get_weights()])
     x = np.random.default_rng(0).uniform(-1, 1, (3, 8, 8, 2))
 
-    grads = keras.ops.convert_to_numpy(gradients.input_gradients(lambda v: critic32(v, training=True), keras.ops.convert_to_tensor(x.astype("float32"))))
+    grads = keras.ops.convert_to_numpy(
+        gradients.input_gradients(
+            lambda v: critic32(v, training=True), keras.ops.convert_to_tensor(x.astype("float32"))
+        )
+    )
     reference = _central_difference_input_gradients(critic32, x)
     np.testing.assert_allclose(grads, reference, rtol=1e-4, atol=1e-6)
     norms = np.linalg.norm(reference.reshape(3, -1), axis=1)

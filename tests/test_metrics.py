@@ -47,8 +47,7 @@ def nuclear_norm_frechet_reference(a, b):
 def test_frechet_matches_sqrtm_reference(n, d):
     a = rng(1).normal(size=(n, d)) @ rng(2).normal(size=(d, d))
     b = rng(3).normal(size=(n + 17, d)) * 1.5 + 0.3
-    np.testing.assert_allclose(frechet_distance(a, b), sqrtm_frechet_reference(a, b),
-                               rtol=1e-9)
+    np.testing.assert_allclose(frechet_distance(a, b), sqrtm_frechet_reference(a, b), rtol=1e-9)
 
 
 def test_frechet_singular_covariance_matches_nuclear_norm_reference():
@@ -58,8 +57,7 @@ def test_frechet_singular_covariance_matches_nuclear_norm_reference():
     b = rng(5).normal(size=(12, 30)) + 0.5
     a[:, 0] = 0.0
     b[:, 0] = 0.0
-    np.testing.assert_allclose(frechet_distance(a, b),
-                               nuclear_norm_frechet_reference(a, b), rtol=1e-9)
+    np.testing.assert_allclose(frechet_distance(a, b), nuclear_norm_frechet_reference(a, b), rtol=1e-9)
 
 
 @pytest.mark.parametrize("singular", ["a", "b"])
@@ -83,19 +81,19 @@ def test_frechet_from_statistics_closed_forms():
     sigma = root @ root.T
     mu1, mu2 = rng(8).normal(size=d), rng(9).normal(size=d)
     # Same covariance: only the mean term remains.
-    np.testing.assert_allclose(frechet_distance_from_statistics(mu1, sigma, mu2, sigma),
-                               np.sum((mu1 - mu2) ** 2), rtol=1e-9)
+    np.testing.assert_allclose(
+        frechet_distance_from_statistics(mu1, sigma, mu2, sigma), np.sum((mu1 - mu2) ** 2), rtol=1e-9
+    )
     # Diagonal covariances: sum(s1 + s2 - 2 sqrt(s1 s2)).
     s1, s2 = rng(10).uniform(0.1, 3, size=d), rng(11).uniform(0.1, 3, size=d)
     expected = np.sum((mu1 - mu2) ** 2) + np.sum(s1 + s2 - 2 * np.sqrt(s1 * s2))
     np.testing.assert_allclose(
-        frechet_distance_from_statistics(mu1, np.diag(s1), mu2, np.diag(s2)),
-        expected, rtol=1e-9)
+        frechet_distance_from_statistics(mu1, np.diag(s1), mu2, np.diag(s2)), expected, rtol=1e-9
+    )
     # A singular (rank-deficient) covariance against a zero one.
     np.testing.assert_allclose(
-        frechet_distance_from_statistics(mu1, np.diag([1.0, 0, 0, 0, 0, 0]),
-                                         mu1, np.zeros((d, d))),
-        1.0, rtol=1e-9)
+        frechet_distance_from_statistics(mu1, np.diag([1.0, 0, 0, 0, 0, 0]), mu1, np.zeros((d, d))), 1.0, rtol=1e-9
+    )
 
 
 def test_frechet_gaussian_samples_approach_closed_form():
@@ -119,8 +117,7 @@ def test_feature_statistics_are_float64_mean_and_unbiased_covariance():
     centred = a.astype(np.float64) - a.astype(np.float64).mean(0)
     np.testing.assert_allclose(sigma, centred.T @ centred / 49, rtol=1e-12)
     mu_b, sigma_b = feature_statistics(a + 1)
-    np.testing.assert_allclose(frechet_distance_from_statistics(mu, sigma, mu_b, sigma_b),
-                               3.0, rtol=1e-6)
+    np.testing.assert_allclose(frechet_distance_from_statistics(mu, sigma, mu_b, sigma_b), 3.0, rtol=1e-6)
 
 
 def test_frechet_accepts_singular_statistics_cached_in_float32():
@@ -131,8 +128,9 @@ def test_frechet_accepts_singular_statistics_cached_in_float32():
     (mu_a, sigma_a), (mu_b, sigma_b) = feature_statistics(a), feature_statistics(b)
     stored = [x.astype(np.float32) for x in (mu_a, sigma_a, mu_b, sigma_b)]
     assert np.linalg.eigvalsh(stored[1].astype(np.float64))[0] < 0
-    np.testing.assert_allclose(frechet_distance_from_statistics(*stored),
-                               nuclear_norm_frechet_reference(a, b), rtol=1e-3)
+    np.testing.assert_allclose(
+        frechet_distance_from_statistics(*stored), nuclear_norm_frechet_reference(a, b), rtol=1e-3
+    )
 
 
 def test_frechet_rejects_bad_inputs():
@@ -155,8 +153,7 @@ def test_frechet_rejects_bad_inputs():
     with pytest.raises(ValueError, match="`sigma2` to be positive semi-definite"):
         frechet_distance_from_statistics(np.zeros(2), np.eye(2), np.zeros(2), indefinite)
     with pytest.raises(ValueError, match="symmetric"):
-        frechet_distance_from_statistics(np.zeros(2), np.array([[1.0, 1.0], [0.0, 1.0]]),
-                                         np.zeros(2), np.eye(2))
+        frechet_distance_from_statistics(np.zeros(2), np.array([[1.0, 1.0], [0.0, 1.0]]), np.zeros(2), np.eye(2))
     with pytest.raises(ValueError, match="shape"):
         frechet_distance_from_statistics(np.zeros(2), np.eye(3), np.zeros(2), np.eye(2))
 
@@ -188,9 +185,11 @@ def test_kid_subsets_average_brute_force_values():
     y = rng(23).normal(size=(9, 2)) * 2
     mean, std = kernel_inception_distance(x, y, num_subsets=5, subset_size=4, seed=3)
     # Every 4-subset value lies within the range over all 4-subsets.
-    values = [brute_force_mmd2(x[list(i)], y[list(j)])
-              for i in itertools.combinations(range(9), 4)
-              for j in itertools.combinations(range(9), 4)][::97]
+    values = [
+        brute_force_mmd2(x[list(i)], y[list(j)])
+        for i in itertools.combinations(range(9), 4)
+        for j in itertools.combinations(range(9), 4)
+    ][::97]
     assert min(values) - 1e-9 <= mean <= max(values) + 1e-9
     assert std > 0
     assert kernel_inception_distance(x, y, num_subsets=5, subset_size=4, seed=3) == (mean, std)
@@ -230,8 +229,7 @@ def brute_force_precision_recall(real, fake, k):
 
     def coverage(queries, points):
         r = radii(points)
-        inside = [any(np.linalg.norm(q - p) <= r[j] for j, p in enumerate(points))
-                  for q in queries]
+        inside = [any(np.linalg.norm(q - p) <= r[j] for j, p in enumerate(points)) for q in queries]
         return float(np.mean(inside))
 
     return coverage(fake, real), coverage(real, fake)
@@ -243,8 +241,7 @@ def test_precision_recall_matches_brute_force(k):
     fake = rng(31).normal(size=(12, 3)) * 1.5 + 0.7
     expected = brute_force_precision_recall(real, fake, k)
     assert 0 < expected[0] < 1 and 0 < expected[1] < 1  # a non-trivial case
-    np.testing.assert_allclose(precision_recall(real, fake, k=k, batch_size=4), expected,
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(precision_recall(real, fake, k=k, batch_size=4), expected, rtol=0, atol=1e-12)
     np.testing.assert_allclose(precision_recall(real, fake, k=k), expected, rtol=0, atol=1e-12)
 
 

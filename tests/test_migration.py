@@ -14,11 +14,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from ganzoo import zoo  # noqa: E402
+from ganzoo.client import presets  # noqa: E402
+from ganzoo.training import generators
 from ganzoo.cli import main  # noqa: E402
-from ganzoo.config import validate_config  # noqa: E402
-from ganzoo.migration import upgrade_config  # noqa: E402
-from ganzoo.sampling import generate_images  # noqa: E402
+from ganzoo.training.config import validate_config  # noqa: E402
+from ganzoo.runs.migration import upgrade_config  # noqa: E402
+from ganzoo.training.sampling import generate_images  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 ZOO = Path(__file__).resolve().parents[1] / "zoo_configs"
@@ -29,7 +30,7 @@ def test_an_old_preset_upgrades_to_the_shipped_entries():
     with pytest.raises(ValueError, match="ganzoo migrate"):
         validate_config(json.loads(json.dumps(OLD)))
     upgraded = upgrade_config(OLD, source="old")
-    shipped = zoo.read_preset("cgan_digits")
+    shipped = presets.read_preset("cgan_digits")
     assert upgraded["generator"] == shipped["generator"] and upgraded["discriminator"] == shipped["discriminator"]
     assert upgraded["gan"]["fake_label_smoothing"] == 0.0
     assert "class_name" in OLD["generator"]  # the input is not modified
@@ -54,8 +55,10 @@ def test_an_old_run_folder_is_upgraded_and_then_publishes(tmp_path, capsys):
     assert main(["migrate", str(run)]) == 0
     assert "already current" in capsys.readouterr().out
     assert main(["publish", str(run), "--name", "team_cgan", "--hub", str(tmp_path / "hub")]) == 0
-    ours = generate_images(zoo.load_generator("team_cgan", hub=tmp_path / "hub"), 10, labels=list(range(10)), seed=3)
-    shipped = generate_images(zoo.load_generator("cgan_digits"), 10, labels=list(range(10)), seed=3)
+    ours = generate_images(
+        generators.load_generator("team_cgan", hub=tmp_path / "hub"), 10, labels=list(range(10)), seed=3
+    )
+    shipped = generate_images(generators.load_generator("cgan_digits"), 10, labels=list(range(10)), seed=3)
     np.testing.assert_array_equal(ours, shipped)
 
 

@@ -96,7 +96,7 @@ def test_overflow_skips_only_the_discriminator_update(variant, policy, monkeypat
     images = random_images(k * BATCH)
     images[0, 3, 5, 0] = np.inf  # first critic batch only
     # fit refuses non-finite pixels where data enters; here the inf stands for an overflow inside the step.
-    monkeypatch.setattr("ganzoo.inputs.check_values", lambda *args, **kwargs: None)
+    monkeypatch.setattr("ganzoo.training.inputs.check_values", lambda *args, **kwargs: None)
     d_scale = float(gan.d_optimizer.dynamic_scale.numpy())
     g_scale = float(gan.g_optimizer.dynamic_scale.numpy())
     d_before = weights(gan.discriminator.trainable_variables)
@@ -122,8 +122,9 @@ def _deltas(variant, policy_name):
     weights and noise seed. SGD, so the update is proportional to the unscaled gradient."""
     keras.mixed_precision.set_global_policy(policy_name)
     try:
-        gan = compiled_gan(variant, d_optimizer=keras.optimizers.SGD(0.01), g_optimizer=keras.optimizers.SGD(0.1),
-                           run_eagerly=True)
+        gan = compiled_gan(
+            variant, d_optimizer=keras.optimizers.SGD(0.01), g_optimizer=keras.optimizers.SGD(0.1), run_eagerly=True
+        )
     finally:
         keras.mixed_precision.set_global_policy("float32")
     nets = (gan.discriminator, gan.generator)
@@ -159,7 +160,7 @@ def test_loss_scaling_follows_the_networks_policies_not_the_wrappers():
     """Networks built under mixed_float16 inside a GAN built under float32 get loss scaling; a
     float32 pair inside a GAN built under mixed_float16 gets none. A float16 discriminator
     alone scales both (G's gradient flows through D too)."""
-    from ganzoo.gan import GAN
+    from ganzoo.training.gan import GAN
     from helpers import LATENT_DIM
 
     def pair(g_policy, d_policy):

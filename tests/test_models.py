@@ -16,11 +16,13 @@ from ganzoo.models import (  # noqa: E402
     describe_generator,
     upsampling_plan,
 )
+
 pytestmark = pytest.mark.backends
 
 
 def _dtype(x):
     return keras.backend.standardize_dtype(x.dtype)
+
 
 from helpers import LATENT_DIM, NUM_CLASSES, tiny_discriminator, tiny_generator  # noqa: E402
 
@@ -59,7 +61,9 @@ def test_label_channels_are_one_channel_per_class():
     assert not any(type(layer).__module__.startswith("ganzoo") for layer in model.layers)
 
 
-@pytest.mark.parametrize("cls, args", [(OneHot, (1,)), (LabelMap, (1, 4, 4)), (LabelMap, (3, 0, 4)), (LabelMap, (3, 4, None))])
+@pytest.mark.parametrize(
+    "cls, args", [(OneHot, (1,)), (LabelMap, (1, 4, 4)), (LabelMap, (3, 0, 4)), (LabelMap, (3, 4, None))]
+)
 def test_conditioning_layers_reject_bad_sizes(cls, args):
     with pytest.raises(ValueError, match="num_classes|height|width"):
         cls(*args)
@@ -70,7 +74,10 @@ def test_generator_output_depends_on_label():
     keras.utils.set_random_seed(0)
     generator = tiny_generator(NUM_CLASSES)
     z = np.random.default_rng(0).standard_normal((4, LATENT_DIM)).astype("float32")
-    images = [keras.ops.convert_to_numpy(generator([z, np.full((4,), c, "int32")], training=False)) for c in range(NUM_CLASSES)]
+    images = [
+        keras.ops.convert_to_numpy(generator([z, np.full((4,), c, "int32")], training=False))
+        for c in range(NUM_CLASSES)
+    ]
     again = keras.ops.convert_to_numpy(generator([z, np.zeros((4,), "int32")], training=False))
     np.testing.assert_array_equal(again, images[0])
     for a in range(NUM_CLASSES):
@@ -84,14 +91,22 @@ def test_discriminator_output_depends_on_label():
     keras.utils.set_random_seed(0)
     discriminator = tiny_discriminator(NUM_CLASSES)
     images = np.random.default_rng(0).uniform(-1, 1, (4, 16, 16, 1)).astype("float32")
-    logits = [keras.ops.convert_to_numpy(discriminator([images, np.full((4,), c, "int32")], training=False)) for c in range(NUM_CLASSES)]
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(discriminator([images, np.zeros((4,), "int32")], training=False)), logits[0])
+    logits = [
+        keras.ops.convert_to_numpy(discriminator([images, np.full((4,), c, "int32")], training=False))
+        for c in range(NUM_CLASSES)
+    ]
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(discriminator([images, np.zeros((4,), "int32")], training=False)), logits[0]
+    )
     for a in range(NUM_CLASSES):
         for b in range(a + 1, NUM_CLASSES):
             assert np.all(np.abs(logits[a] - logits[b]) > 1e-7), (a, b)
 
 
-@pytest.mark.parametrize("image_shape, plan", [((16, 16, 1), (4, 4, 2)), ((28, 28, 1), (7, 7, 2)), ((32, 32, 3), (4, 4, 3)), ((64, 64, 3), (4, 4, 4))])
+@pytest.mark.parametrize(
+    "image_shape, plan",
+    [((16, 16, 1), (4, 4, 2)), ((28, 28, 1), (7, 7, 2)), ((32, 32, 3), (4, 4, 3)), ((64, 64, 3), (4, 4, 4))],
+)
 def test_builders_produce_the_requested_shapes(image_shape, plan):
     assert upsampling_plan(image_shape) == plan
     generator = dcgan_generator(image_shape, 4, filters=4)
@@ -104,7 +119,11 @@ def test_builders_produce_the_requested_shapes(image_shape, plan):
 
 
 def test_describe_conditional_generator():
-    assert describe_generator(tiny_generator(NUM_CLASSES)) == {"latent_dim": LATENT_DIM, "num_classes": NUM_CLASSES, "image_shape": (16, 16, 1)}
+    assert describe_generator(tiny_generator(NUM_CLASSES)) == {
+        "latent_dim": LATENT_DIM,
+        "num_classes": NUM_CLASSES,
+        "image_shape": (16, 16, 1),
+    }
 
 
 def test_output_layers_are_float32_under_mixed_precision():
@@ -147,7 +166,10 @@ def test_builder_config_round_trip(name):
     assert clone.get_config() == model.get_config()
     clone.set_weights(model.get_weights())
     inputs = _inputs(model)
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(clone(inputs, training=False)), keras.ops.convert_to_numpy(model(inputs, training=False)))
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(clone(inputs, training=False)),
+        keras.ops.convert_to_numpy(model(inputs, training=False)),
+    )
 
 
 @pytest.mark.parametrize("layer", [OneHot(4, name="h"), LabelMap(4, 3, 5, name="m")])
@@ -223,8 +245,10 @@ def test_resnet_residual_connection_is_an_identity_plus_branch():
     discriminator = resnet_discriminator((16, 16, 1), filters=4)
     last = discriminator.get_layer("block2_conv2")
     last.set_weights([np.zeros_like(w) for w in last.get_weights()])
-    probe = keras.Model(discriminator.inputs, [discriminator.get_layer("block1_add").output,
-                                               discriminator.get_layer("block2_add").output])
+    probe = keras.Model(
+        discriminator.inputs,
+        [discriminator.get_layer("block1_add").output, discriminator.get_layer("block2_add").output],
+    )
     x = np.random.default_rng(0).uniform(-1, 1, (2, 16, 16, 1)).astype("float32")
     before, after = (keras.ops.convert_to_numpy(t) for t in probe(x))
     np.testing.assert_allclose(after, before, rtol=1e-6, atol=1e-6)

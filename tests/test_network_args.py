@@ -1,4 +1,4 @@
-"""Tests for ganzoo.network_args: each builder's declared arguments and its pure parameter count.
+"""Tests for ganzoo.client.network_args: each builder's declared arguments and its pure parameter count.
 
 The reference for the count is Keras itself: the built network's `count_params()`.
 """
@@ -11,7 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
-from ganzoo import network_args  # noqa: E402
+from ganzoo.client import network_args  # noqa: E402
 from ganzoo.models import registry  # noqa: E402
 
 SHAPES = [(8, 8, 2), (12, 12, 3), (16, 28, 1), (32, 32, 3)]  # 1, 1, 2 and 3 stages; a 7-wide start; non-square

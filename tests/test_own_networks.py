@@ -9,8 +9,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from keras import layers  # noqa: E402
 
-from ganzoo.gan import GAN  # noqa: E402
-from ganzoo.networks import describe_generator  # noqa: E402
+from ganzoo.training.gan import GAN  # noqa: E402
+from ganzoo.models.describe import describe_generator  # noqa: E402
 from helpers import all_finite, random_images, random_labels, weights, weights_changed  # noqa: E402
 from own_networks import embedding_discriminator, embedding_generator  # noqa: E402
 
@@ -25,18 +25,25 @@ def _users_gan(**kwargs):
 
 
 def test_num_classes_is_read_off_an_embedding():
-    assert describe_generator(embedding_generator(8, 3)) == {"latent_dim": 8, "num_classes": 3, "image_shape": (16, 16, 1)}
+    assert describe_generator(embedding_generator(8, 3)) == {
+        "latent_dim": 8,
+        "num_classes": 3,
+        "image_shape": (16, 16, 1),
+    }
     with pytest.raises(ValueError, match="num_classes"):
         describe_generator(embedding_generator(8, 3), num_classes=4)
 
 
-@pytest.mark.parametrize("overrides", [{}, {"discriminator_steps": 2, "loss": "least_squares"}], ids=["cgan", "lsgan-2"])
+@pytest.mark.parametrize(
+    "overrides", [{}, {"discriminator_steps": 2, "loss": "least_squares"}], ids=["cgan", "lsgan-2"]
+)
 def test_embedding_conditioned_networks_train(overrides):
     gan = _users_gan(**overrides)
     before = weights(gan.generator.trainable_variables) + weights(gan.discriminator.trainable_variables)
     per_step = 4 * gan.discriminator_steps
-    logs = gan.fit((random_images(3 * per_step), random_labels(3 * per_step)), batch_size=per_step, epochs=1,
-                   verbose=0).history
+    logs = gan.fit(
+        (random_images(3 * per_step), random_labels(3 * per_step)), batch_size=per_step, epochs=1, verbose=0
+    ).history
     assert all_finite(logs.values())
     assert weights_changed(before, gan.generator.trainable_variables + gan.discriminator.trainable_variables)
     images = gan.generate(6, labels=[0, 1, 2, 0, 1, 2], seed=0)

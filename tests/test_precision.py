@@ -4,25 +4,28 @@ import warnings
 
 import pytest
 
-from ganzoo import precision
+from ganzoo.training import mixed_precision as precision
 
 EPYC_AVX2 = {"fpu", "sse2", "avx", "avx2", "fma"}
 ZEN4 = EPYC_AVX2 | {"avx512f", "avx512_bf16"}
 SAPPHIRE_RAPIDS = EPYC_AVX2 | {"avx512f", "amx_bf16", "amx_tile"}
 
 
-@pytest.mark.parametrize("device, flags, expected", [
-    (None, EPYC_AVX2, "float32"),
-    (None, ZEN4, "mixed_bfloat16"),
-    (None, SAPPHIRE_RAPIDS, "mixed_bfloat16"),
-    (None, set(), "float32"),
-    (("gpu", 9.0), EPYC_AVX2, "mixed_bfloat16"),  # H100/H200
-    (("gpu", 8.0), EPYC_AVX2, "mixed_bfloat16"),  # A100
-    (("gpu", 7.5), ZEN4, "mixed_float16"),  # T4
-    (("gpu", 7.0), ZEN4, "mixed_float16"),  # V100
-    (("gpu", 6.1), ZEN4, "float32"),  # P40
-    (("tpu", None), EPYC_AVX2, "mixed_bfloat16"),
-])
+@pytest.mark.parametrize(
+    "device, flags, expected",
+    [
+        (None, EPYC_AVX2, "float32"),
+        (None, ZEN4, "mixed_bfloat16"),
+        (None, SAPPHIRE_RAPIDS, "mixed_bfloat16"),
+        (None, set(), "float32"),
+        (("gpu", 9.0), EPYC_AVX2, "mixed_bfloat16"),  # H100/H200
+        (("gpu", 8.0), EPYC_AVX2, "mixed_bfloat16"),  # A100
+        (("gpu", 7.5), ZEN4, "mixed_float16"),  # T4
+        (("gpu", 7.0), ZEN4, "mixed_float16"),  # V100
+        (("gpu", 6.1), ZEN4, "float32"),  # P40
+        (("tpu", None), EPYC_AVX2, "mixed_bfloat16"),
+    ],
+)
 def test_auto_picks_what_is_native(device, flags, expected):
     assert precision.auto_precision(device=device if device else (), flags=flags) == expected
 

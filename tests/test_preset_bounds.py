@@ -18,8 +18,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from ganzoo import preset_schema  # noqa: E402
-from ganzoo.config import validate_config  # noqa: E402
+from ganzoo.client import preset_schema  # noqa: E402
+from ganzoo.training.config import validate_config  # noqa: E402
 
 ZOO = Path(__file__).resolve().parents[1] / "zoo_configs"
 PRESET = json.loads((ZOO / "dcgan_digits.json").read_text())
@@ -119,7 +119,7 @@ def test_seeds_are_32_bit_naming_recipe_seed(seed, ok):
 
 
 def test_label_smoothing_only_with_the_losses_that_have_targets():
-    from ganzoo import losses
+    from ganzoo.training import losses
 
     assert set(preset_schema._TARGET_LOSSES) == {name for name, loss in losses.LOSSES.items() if loss.smoothable}
 
@@ -127,14 +127,14 @@ def test_label_smoothing_only_with_the_losses_that_have_targets():
 @pytest.mark.parametrize("loss", preset_schema.LOSS_NAMES)
 @pytest.mark.parametrize("key", ["label_smoothing", "fake_label_smoothing"])
 def test_the_schema_and_the_gan_agree_on_label_smoothing(loss, key):
-    from ganzoo.config import build_gan
+    from ganzoo.training.config import build_gan
 
     config = copy.deepcopy(PRESET)
     config["gan"]["loss"], config["gan"][key] = loss, 0.1
     config["discriminator"]["args"]["normalization"] = None
     config["discriminator"]["parameters"] = None
     try:  # the GAN is the reference: it refuses smoothing for losses without target labels
-        from ganzoo.gan import GAN
+        from ganzoo.training.gan import GAN
         from ganzoo.models import registry
 
         GAN(
@@ -154,7 +154,7 @@ def test_the_schema_and_the_gan_agree_on_label_smoothing(loss, key):
 
 
 def test_gan_takes_numpy_integers_for_its_integer_arguments():
-    from ganzoo.gan import GAN
+    from ganzoo.training.gan import GAN
     from ganzoo.models import dcgan_discriminator, dcgan_generator
 
     generator = dcgan_generator((16, 16, 1), 8, num_classes=3, filters=4)

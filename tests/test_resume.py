@@ -19,7 +19,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from ganzoo import checkpoint, run_folder  # noqa: E402
+from ganzoo.runs import checkpoint  # noqa: E402
+from ganzoo.runs import run_folder
 from helpers import adam, tiny_gan  # noqa: E402
 
 # A tiny DCGAN on digits with an EMA and FD every epoch: every piece of state a resume must restore.
@@ -118,8 +119,11 @@ def test_kill_9_mid_epoch_then_resume_ends_with_the_same_generator(reference, tm
     assert code == 0, err
     assert re.search(rf"resuming {re.escape(str(out))} after epoch [12] of 3", out_text), out_text
     # The summary names the folder and says what this process trained, and the total.
-    assert re.search(rf"Trained {re.escape(str(out))} \(dcgan\): epochs [23]-3 in [0-9.]+ s in this process; "
-                     r"3 epochs, [0-9.]+ s in total\.", out_text), out_text
+    assert re.search(
+        rf"Trained {re.escape(str(out))} \(dcgan\): epochs [23]-3 in [0-9.]+ s in this process; "
+        r"3 epochs, [0-9.]+ s in total\.",
+        out_text,
+    ), out_text
     assert_same_run(reference, out)
 
 
@@ -143,8 +147,8 @@ def test_sigterm_and_ctrl_c_exit_with_one_line_and_the_run_resumes_twice(referen
 def test_resume_refuses_a_finished_run_and_a_failed_start_leaves_no_run(reference, tmp_path):
     code, _, err = run_cli("--resume", str(reference))
     assert code == 2 and "whose run finished" in err, err
-    from ganzoo.config import default_config
-    from ganzoo.train import train
+    from ganzoo.training.config import default_config
+    from ganzoo.runs.run import train
 
     config = default_config("dcgan", epochs=1, latent_dim=4, filters=4)
     config["recipe"]["image_size"] = 28  # the networks are 16x16: fails before the first epoch
@@ -154,7 +158,7 @@ def test_resume_refuses_a_finished_run_and_a_failed_start_leaves_no_run(referenc
 
 
 def test_overwrite_removes_only_what_a_run_recorded(tmp_path):
-    from ganzoo.config import default_config
+    from ganzoo.training.config import default_config
 
     run_folder.record(tmp_path, default_config("dcgan", epochs=2), {})  # an old run of 2 epochs
     (tmp_path / "checkpoints").mkdir()
@@ -183,8 +187,8 @@ def test_a_second_run_into_a_busy_folder_fails_at_once(tmp_path):
 
 
 def test_another_run_is_refused_and_overwrite_leaves_nothing_of_it(tmp_path):
-    from ganzoo.config import default_config
-    from ganzoo.train import train
+    from ganzoo.training.config import default_config
+    from ganzoo.runs.run import train
 
     run_folder.record(tmp_path, default_config("dcgan", epochs=9), {})  # a finished run of 9 epochs
     (tmp_path / "samples").mkdir()

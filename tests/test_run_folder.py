@@ -17,10 +17,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import pytest
 
-from ganzoo import checkpoint, run_folder
+from ganzoo.runs import checkpoint
+from ganzoo.runs import run_folder
 from ganzoo.cli import main
-from ganzoo.config import default_config
-from ganzoo.train import TrainingInterrupted, resume, train
+from ganzoo.training.config import default_config
+from ganzoo.runs.run import TrainingInterrupted, resume, train
 
 QUIET = {"verbose": 0, "export_onnx": False, "fd_every": 0}
 TINY = ["--latent-dim", "8", "--filters", "8", "--batch-size", "64", "--fd-every", "0", "--no-export", "--verbose", "0"]

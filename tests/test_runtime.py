@@ -20,7 +20,7 @@ import pytest  # noqa: E402
 from ganzoo import export  # noqa: E402
 from ganzoo.export.runtime import OnnxGenerator, physical_cores  # noqa: E402
 from ganzoo.models import dcgan_generator  # noqa: E402
-from ganzoo.sampling import generate_images  # noqa: E402
+from ganzoo.training.sampling import generate_images  # noqa: E402
 from helpers import realistic_weights  # noqa: E402
 
 LATENT_DIM = 6
@@ -119,8 +119,17 @@ def test_labels_omitted_cycle_through_the_classes_as_in_keras_and_the_cli(files)
         (lambda g: g.generate(0, labels=0), "n to be a positive int"),
         (lambda g: g.generate(2, labels=0, batch_size=0), "batch_size to be a positive int"),
     ],
-    ids=["latent_size", "z_rank", "z_dtype", "label_too_big", "label_negative",
-         "label_count", "label_dtype", "n", "batch_size"],
+    ids=[
+        "latent_size",
+        "z_rank",
+        "z_dtype",
+        "label_too_big",
+        "label_negative",
+        "label_count",
+        "label_dtype",
+        "n",
+        "batch_size",
+    ],
 )
 def test_conditional_input_validation(files, call, match):
     generator = OnnxGenerator(files["conditional"][0])
@@ -172,8 +181,12 @@ def test_reads_the_sidecar_when_props_are_missing(files, tmp_path):
         (lambda text: text.replace('"latent_dim"', '"latent_size"'), "the key 'latent_dim'"),
         (lambda text: text.replace('"latent_dim": 6', '"latent_dim": "6"'), "latent_dim"),
         (lambda text: text.replace('"latent_dim": 6', '"latent_dim": 100000000'), "input z of shape"),
-        (lambda text: text.replace('"num_classes": 3', '"num_classes": null').replace(
-            '"class_names": [\n    "cat",\n    "dog",\n    "bird"\n  ]', '"class_names": null'), "graph inputs"),
+        (
+            lambda text: text.replace('"num_classes": 3', '"num_classes": null').replace(
+                '"class_names": [\n    "cat",\n    "dog",\n    "bird"\n  ]', '"class_names": null'
+            ),
+            "graph inputs",
+        ),
         (lambda text: text.replace('"image_shape": [', '"image_shape": [-1, '), "image_shape"),
     ],
 )
@@ -230,15 +243,12 @@ BLOCKER = textwrap.dedent(
 def test_runtime_imports_without_tensorflow_or_keras(files):
     path, _ = files["conditional"]
     env = {**os.environ, "PYTHONNOUSERSITE": "1"}
-    result = subprocess.run(
-        [sys.executable, "-c", BLOCKER, path], capture_output=True, text=True, env=env, timeout=120
-    )
+    result = subprocess.run([sys.executable, "-c", BLOCKER, path], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "blocked modules loaded: []" in result.stdout
     # The same images as in this process, which has TensorFlow loaded.
     expected = OnnxGenerator(path).generate(4, labels=[0, 1, 2, 0], seed=0)
     assert result.stdout.split()[-1] == expected.tobytes().hex()
-
 
 
 def bare_copy(files, tmp_path, edit=None):

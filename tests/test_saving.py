@@ -9,8 +9,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from ganzoo.gan import GAN  # noqa: E402
-from ganzoo.optimizer import GANOptimizer  # noqa: E402
+from ganzoo.training.gan import GAN  # noqa: E402
+from ganzoo.training.optimizer import GANOptimizer  # noqa: E402
 from helpers import (  # noqa: E402
     LATENT_DIM,
     VARIANTS,
@@ -112,7 +112,10 @@ def test_generator_keras_file_round_trip(num_classes, tmp_path):
     generator.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
     inputs = _generator_inputs(num_classes)
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(inputs, training=False)), keras.ops.convert_to_numpy(generator(inputs, training=False)))
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(loaded(inputs, training=False)),
+        keras.ops.convert_to_numpy(generator(inputs, training=False)),
+    )
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
@@ -121,7 +124,15 @@ def test_gan_config_round_trip(variant):
     the rebuilt networks compute the same outputs."""
     gan = tiny_gan(variant, label_smoothing=0.1) if variant in ("dcgan", "lsgan") else tiny_gan(variant)
     config = gan.get_config()
-    for key in ("latent_dim", "loss", "discriminator_steps", "gradient_penalty_weight", "label_smoothing", "num_classes", "seed"):
+    for key in (
+        "latent_dim",
+        "loss",
+        "discriminator_steps",
+        "gradient_penalty_weight",
+        "label_smoothing",
+        "num_classes",
+        "seed",
+    ):
         assert key in config
     clone = GAN.from_config(config)
     assert clone.get_config() == config == gan.get_config()  # config not consumed by from_config

@@ -19,7 +19,7 @@ from PIL import Image  # noqa: E402
 from apps import cli_server, no_training_stack_env  # noqa: E402
 from ganzoo.export.runtime import OnnxGenerator  # noqa: E402
 from ganzoo.export.service import render_png  # noqa: E402
-from ganzoo.images import MIN_CELL_PIXELS  # noqa: E402
+from ganzoo.client.images import MIN_CELL_PIXELS  # noqa: E402
 
 PRESETS = ("cgan_digits", "dcgan_digits")  # one conditional, one unconditional
 
@@ -41,7 +41,7 @@ def get(url):
 
 
 def cell(grid, index, columns, shape):
-    """Image `index` cut out of a grid PNG (padding 2, upscaled as ganzoo.images does), scaled back down."""
+    """Image `index` cut out of a grid PNG (padding 2, upscaled as ganzoo.client.images does), scaled back down."""
     height, width, _ = shape
     scale = max(1, math.ceil(MIN_CELL_PIXELS / max(height, width)))
     top, left = (index // columns) * (height * scale + 2) + 2, (index % columns) * (width * scale + 2) + 2

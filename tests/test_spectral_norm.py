@@ -11,8 +11,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from ganzoo import gradients  # noqa: E402
-from ganzoo.gan import GAN  # noqa: E402
+from ganzoo.training import gradients  # noqa: E402
+from ganzoo.training.gan import GAN  # noqa: E402
 from ganzoo.models import SpectralNorm, dcgan_discriminator, dcgan_generator  # noqa: E402
 from ganzoo.models.resnet import resnet_discriminator  # noqa: E402
 

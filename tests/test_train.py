@@ -1,4 +1,4 @@
-"""Tests for ganzoo.train: a preset config -> a run folder."""
+"""Tests for ganzoo.runs.run: a preset config -> a run folder."""
 
 import csv
 import hashlib
@@ -13,10 +13,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from ganzoo import train as train_module  # noqa: E402
-from ganzoo.config import default_config, validate_config  # noqa: E402
+from ganzoo.runs import run as train_module  # noqa: E402
+from ganzoo.training.config import default_config, validate_config  # noqa: E402
 from ganzoo.models import describe_generator  # noqa: E402
-from ganzoo.train import train  # noqa: E402
+from ganzoo.runs.run import train  # noqa: E402
 
 
 def tiny_config(variant="dcgan", **kwargs):
@@ -62,7 +62,9 @@ def test_saved_generator_loads_safely_and_config_json_is_a_preset(run):
     with open(os.path.join(out, "generator.keras"), "rb") as f:
         data = f.read()
     assert config["weights"] == {
-        "file": "generator.keras", "sha256": hashlib.sha256(data).hexdigest(), "size_bytes": len(data)
+        "file": "generator.keras",
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "size_bytes": len(data),
     }
     assert config["training"]["seconds"] > 0 and config["training"]["ganzoo_version"]
     assert config["quality"] is None
@@ -74,9 +76,10 @@ def test_saved_generator_loads_safely_and_config_json_is_a_preset(run):
 def test_training_is_reproducible_from_the_seed(run, tmp_path):
     again = train(tiny_config(epochs=1), tmp_path, verbose=0, export_onnx=False, fd_every=0)
     np.testing.assert_allclose(again["history"]["d_loss"][0], run["history"]["d_loss"][0], rtol=1e-5)
-    with Image.open(tmp_path / "samples" / "epoch_001.png") as a, Image.open(
-        os.path.join(run["out_dir"], "samples", "epoch_001.png")
-    ) as b:
+    with (
+        Image.open(tmp_path / "samples" / "epoch_001.png") as a,
+        Image.open(os.path.join(run["out_dir"], "samples", "epoch_001.png")) as b,
+    ):
         assert np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16)).max() <= 1
     assert not os.path.exists(tmp_path / "generator_best.keras")  # fd_every=0: no FD
 
@@ -87,17 +90,20 @@ def test_mixed_precision_saves_a_float32_generator_and_restores_the_policy(tmp_p
     result = train(config, tmp_path, verbose=0, export_onnx=False, fd_every=0, precision="mixed_bfloat16")
     assert keras.config.dtype_policy().name == "float32"
     generator = _load(tmp_path / "generator.keras")
-    assert {layer.dtype_policy.name for layer in generator.layers if not isinstance(layer, keras.layers.InputLayer)} == {
-        "float32"
-    }
+    assert {
+        layer.dtype_policy.name for layer in generator.layers if not isinstance(layer, keras.layers.InputLayer)
+    } == {"float32"}
     assert describe_generator(generator)["num_classes"] == 10
     assert result["config"]["recipe"]["ema_decay"] == 0.9
 
 
 def test_an_ema_longer_than_the_run_is_named(tmp_path):
     """decay 0.999 averages over ~1000 steps; one digits epoch has 22: the EMA would be mostly the initial weights."""
-    with pytest.warns(UserWarning, match=r"ema_decay=0.999 averages over about 1000 generator steps, but the run has "
-                                         r"22: the saved EMA generator keeps 98% of the untrained weights"):
+    with pytest.warns(
+        UserWarning,
+        match=r"ema_decay=0.999 averages over about 1000 generator steps, but the run has "
+        r"22: the saved EMA generator keeps 98% of the untrained weights",
+    ):
         train(tiny_config("dcgan", epochs=1, ema_decay=0.999), tmp_path, verbose=0, export_onnx=False, fd_every=0)
 
 
@@ -138,7 +144,7 @@ def test_nan_run_stops_and_saves_the_last_good_generator(monkeypatch, tmp_path):
 
     monkeypatch.setattr(train_module.data, "load_epochs", poisoned_load)
     # NaN pixels are refused where data enters fit; without that check they stand for a numerical fault.
-    monkeypatch.setattr("ganzoo.inputs._check_dataset", lambda dataset, *args: dataset)
+    monkeypatch.setattr("ganzoo.training.inputs._check_dataset", lambda dataset, *args: dataset)
     with pytest.warns(RuntimeWarning, match=r"NaNGuard: d_loss is nan at epoch 1, batch 3"):
         result = train(tiny_config(epochs=3), tmp_path, verbose=0, export_onnx=False, fd_every=0)
     assert result["nan_guard"]["epoch"] == 1 and result["nan_guard"]["metric"] == "d_loss"
@@ -152,6 +158,9 @@ def test_an_image_size_the_networks_do_not_fit_is_named(tmp_path):
     config = tiny_config()
     config["recipe"]["image_size"] = 28  # the networks are 16x16
     # The preset schema names it before anything is built: the networks' arguments say 16x16.
-    with pytest.raises(ValueError, match=r"recipe\.image_size to be the networks' image side \(\[16, 16\]\)\. "
-                                         r"Received: recipe\.image_size=28"):
+    with pytest.raises(
+        ValueError,
+        match=r"recipe\.image_size to be the networks' image side \(\[16, 16\]\)\. "
+        r"Received: recipe\.image_size=28",
+    ):
         train(config, tmp_path, verbose=0, export_onnx=False)

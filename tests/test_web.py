@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from apps import REPO, static_server
-from ganzoo import hub as hub_lib
+from ganzoo.client import hub as hub_lib
 from ganzoo.export.runtime import OnnxGenerator
-from ganzoo.images import grid_array
+from ganzoo.client.images import grid_array
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ORT_WEB = REPO / "export" / "web" / "node_modules" / "onnxruntime-web" / "dist" / "ort.wasm.min.js"

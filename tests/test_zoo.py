@@ -18,42 +18,57 @@ import numpy as np
 import pytest
 
 import ganzoo
-from ganzoo import hub as hub_lib
-from ganzoo import zoo
-from ganzoo.publish import publish
+from ganzoo.client import hub as hub_lib
+from ganzoo.client import presets
+from ganzoo.training import generators
+from ganzoo.runs.publish import publish
 from ganzoo.cli import main
-from ganzoo.config import VARIANTS, build_gan, build_network
+from ganzoo.training.config import VARIANTS, build_gan, build_network
 from ganzoo.models import registry
-from ganzoo.gan import GAN
+from ganzoo.training.gan import GAN
 from ganzoo.models import describe_generator
-from ganzoo.sampling import generate_images
+from ganzoo.training.sampling import generate_images
 
 REPO = Path(__file__).resolve().parents[1]
 ZOO = REPO / "zoo_configs"
 PRESETS = sorted(path.stem for path in ZOO.glob("*.json") if "." not in path.stem)  # not the .onnx.json sidecars
 PINS_FILE = Path(__file__).resolve().parent / "data" / "zoo_pins.json"
 # Every shipped preset publishes its ONNX generator too (`onnx` is optional in other presets).
-TOP_KEYS = {"variant", "description", "generator", "discriminator", "gan", "recipe", "weights", "onnx", "training",
-            "quality"}
+TOP_KEYS = {
+    "variant",
+    "description",
+    "generator",
+    "discriminator",
+    "gan",
+    "recipe",
+    "weights",
+    "onnx",
+    "training",
+    "quality",
+}
 
 
 def pin(name):
     """The pinned facts of a preset's shipped generator: file hash and a fixed-seed output slice."""
-    config = zoo.load_config(name)
-    generator = zoo.load_generator(name)
+    config = presets.load_config(name)
+    generator = generators.load_generator(name)
     num_classes = config["gan"]["num_classes"]
     labels = None if num_classes is None else [i % num_classes for i in range(4)]
     images = generate_images(generator, 4, labels=labels, seed=1234)
     return {
         "sha256": config["weights"]["sha256"],
-        "slice": images[:2, 6:10, 6:10, 0].astype("float64").round(6).ravel().tolist(),  # (2, 4, 4) pixels near the centre
+        "slice": images[:2, 6:10, 6:10, 0]
+        .astype("float64")
+        .round(6)
+        .ravel()
+        .tolist(),  # (2, 4, 4) pixels near the centre
         "mean": round(float(images.mean()), 6),
     }
 
 
 def test_the_zoo_has_every_variant_on_both_datasets():
     assert set(PRESETS) >= {f"{variant}_{dataset}" for variant in VARIANTS for dataset in ("digits", "fashion_mnist")}
-    assert zoo.list_presets() == PRESETS
+    assert presets.list_presets() == PRESETS
     assert ganzoo.list_presets() == PRESETS
     assert hub_lib.shipped_dir().resolve() == ZOO.resolve()
 
@@ -66,7 +81,7 @@ def test_shipped_index_lists_every_preset():
 def test_preset_is_valid_and_complete(name):
     raw = json.loads((ZOO / f"{name}.json").read_text())
     assert set(raw) == TOP_KEYS  # "quality" stays, null until measured
-    config = zoo.load_config(name)
+    config = presets.load_config(name)
     assert name == f"{config['variant']}_{config['recipe']['dataset']}"
     weights = config["weights"]
     assert weights["file"] == f"{name}.keras"
@@ -80,7 +95,10 @@ def test_preset_is_valid_and_complete(name):
     assert hub_lib.sha256_file(onnx_file) == published["sha256"]
     sidecar = json.loads((ZOO / f"{name}.onnx.json").read_text())
     assert (sidecar["preset"], sidecar["variant"], sidecar["output_dtype"]) == (name, config["variant"], "uint8")
-    assert (sidecar["latent_dim"], sidecar["num_classes"]) == (config["gan"]["latent_dim"], config["gan"]["num_classes"])
+    assert (sidecar["latent_dim"], sidecar["num_classes"]) == (
+        config["gan"]["latent_dim"],
+        config["gan"]["num_classes"],
+    )
     training = config["training"]
     assert training is not None and training["seconds"] > 0
     assert training["command"].startswith(f"ganzoo train {name}")
@@ -88,7 +106,7 @@ def test_preset_is_valid_and_complete(name):
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_preset_builds_and_round_trips(name):
-    config = zoo.load_config(name)
+    config = presets.load_config(name)
     gan = build_gan(config, compile=False)
     clone = GAN.from_config(json.loads(json.dumps(gan.get_config())))
     assert json.dumps(clone.get_config(), sort_keys=True) == json.dumps(gan.get_config(), sort_keys=True)
@@ -99,24 +117,24 @@ def test_preset_builds_and_round_trips(name):
         args = {**config[key]["args"], "image_shape": tuple(config[key]["args"]["image_shape"])}
         serialize = keras.saving.serialize_keras_object
         assert serialize(network) == serialize(registry.BUILDERS[config[key]["builder"]](**args))
-        assert zoo.count_parameters(config[key]) == network.count_params()
-    assert zoo.image_shape(config) == gan.image_shape
+        assert presets.count_parameters(config[key]) == network.count_params()
+    assert presets.image_shape(config) == gan.image_shape
     assert gan.image_shape == (config["recipe"]["image_size"],) * 2 + (gan.image_shape[-1],)
 
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_shipped_weights_load_and_generate(name):
-    config = zoo.load_config(name)
+    config = presets.load_config(name)
     generator = ganzoo.load_generator(name)
     assert isinstance(generator, keras.Model)
     assert describe_generator(generator) == {
         "latent_dim": config["gan"]["latent_dim"],
         "num_classes": config["gan"]["num_classes"],
-        "image_shape": zoo.image_shape(config),
+        "image_shape": presets.image_shape(config),
     }
     # Built from the preset's arguments in float32; the weights are the file's, layer for layer.
     assert {layer.compute_dtype for layer in generator.layers if layer.weights} == {"float32"}
-    own = zoo.load_generator_file(ZOO / config["weights"]["file"])
+    own = generators.load_generator_file(ZOO / config["weights"]["file"])
     assert [(type(a).__name__, a.name) for a in own.layers] == [(type(b).__name__, b.name) for b in generator.layers]
     for ours, theirs in zip(generator.get_weights(), own.get_weights(), strict=True):
         np.testing.assert_array_equal(ours, theirs)
@@ -130,7 +148,7 @@ def test_shipped_weights_load_and_generate(name):
 
 
 def test_generated_shapes_and_range():
-    generator = zoo.load_generator("cgan_digits")
+    generator = generators.load_generator("cgan_digits")
     images = generate_images(generator, 10, labels=list(range(10)), seed=0)
     assert images.shape == (10, 16, 16, 1)
     assert np.isfinite(images).all() and images.min() >= -1 and images.max() <= 1
@@ -138,16 +156,16 @@ def test_generated_shapes_and_range():
 
 def test_unknown_preset_lists_the_known_ones():
     with pytest.raises(ValueError, match="one of: " + ", ".join(PRESETS)):
-        zoo.load_config("dcgan_imagenet")
+        presets.load_config("dcgan_imagenet")
     with pytest.raises(ValueError, match="dcgan_digits"):
         ganzoo.load_generator("no_such_thing")
     with pytest.raises(TypeError, match="preset name"):
-        zoo.load_config(3)
+        presets.load_config(3)
 
 
 def hub_with(tmp_path, name, edit):
     """A local hub holding a copy of dcgan_digits under `name`, with `edit(config)` applied."""
-    config = zoo.read_preset("dcgan_digits")
+    config = presets.read_preset("dcgan_digits")
     edit(config)
     (tmp_path / f"{name}.json").write_text(json.dumps(config))
     return tmp_path
@@ -173,7 +191,7 @@ def hub_with(tmp_path, name, edit):
 def test_configs_are_strict(tmp_path, edit, key):
     hub = hub_with(tmp_path, "edited", edit)
     with pytest.raises(ValueError, match=key.replace(".", r"\.")):
-        zoo.load_config("edited", hub=hub)
+        presets.load_config("edited", hub=hub)
 
 
 def save_lambda_model(path, latent_dim=4, shape=(2, 2, 1)):
@@ -186,16 +204,16 @@ def test_a_keras_file_with_a_lambda_layer_is_refused(tmp_path):
     path = tmp_path / "evil.keras"
     save_lambda_model(path)
     with pytest.raises(ValueError, match="Lambda layer 'doubling'"):
-        zoo.load_generator(path)
+        generators.load_generator(path)
     # Even when the process has switched Keras' safe mode off.
     from keras.src.saving.serialization_lib import SafeModeScope
 
     with SafeModeScope(False), pytest.raises(ValueError, match="Lambda"):
-        zoo.load_generator(str(path))
+        generators.load_generator(str(path))
 
 
 def test_a_weights_file_with_a_lambda_and_a_valid_hash_is_only_read_for_weights(tmp_path):
-    config = zoo.read_preset("dcgan_digits")
+    config = presets.read_preset("dcgan_digits")
     save_lambda_model(tmp_path / "trojan.keras", latent_dim=64, shape=(16, 16, 1))
     config["weights"] = {
         "file": "trojan.keras",
@@ -205,21 +223,21 @@ def test_a_weights_file_with_a_lambda_and_a_valid_hash_is_only_read_for_weights(
     (tmp_path / "trojan.json").write_text(json.dumps(config))
     # The network comes from the preset's builder; the file's graph is never read, and its weights do not fit.
     with pytest.raises(ValueError, match="trojan.keras to hold the weights of 'generator'"):
-        zoo.load_generator("trojan", hub=tmp_path)
+        generators.load_generator("trojan", hub=tmp_path)
 
 
 def test_parameter_counts_are_the_built_networks():
     for name in PRESETS:
-        config = zoo.read_preset(name)
+        config = presets.read_preset(name)
         for key in ("generator", "discriminator"):
-            assert zoo.count_parameters(config[key]) == build_network(config[key]).count_params()
-    assert zoo.count_parameters({"builder": "dcgan_generator", "args": {}, "parameters": None}) is None
+            assert presets.count_parameters(config[key]) == build_network(config[key]).count_params()
+    assert presets.count_parameters({"builder": "dcgan_generator", "args": {}, "parameters": None}) is None
 
 
 def test_gan_from_preset_is_compiled_with_the_recipe_and_shipped_weights():
-    config = zoo.load_config("dcgan_digits")
+    config = presets.load_config("dcgan_digits")
     gan = GAN.from_preset("dcgan_digits")
-    shipped = zoo.load_generator("dcgan_digits")
+    shipped = generators.load_generator("dcgan_digits")
     for ours, theirs in zip(gan.generator.get_weights(), shipped.get_weights()):
         np.testing.assert_array_equal(ours, theirs)
     expected = config["recipe"]["d_optimizer"]["config"]
@@ -260,7 +278,7 @@ def test_list_command_is_fast_and_never_imports_tensorflow():
     assert lines[0].split()[:5] == ["NAME", "VARIANT", "DATASET", "IMAGE", "G"]
     assert [line.split()[0] for line in lines[1:]] == PRESETS
     row = next(line for line in lines if line.startswith("dcgan_fashion_mnist "))
-    parameters = f"{zoo.count_parameters(zoo.read_preset('dcgan_fashion_mnist')['generator']):,}"
+    parameters = f"{presets.count_parameters(presets.read_preset('dcgan_fashion_mnist')['generator']):,}"
     assert row.split()[1:5] == ["dcgan", "fashion_mnist", "28x28x1", parameters]
 
 
@@ -278,16 +296,17 @@ def test_cli_errors_name_the_argument_and_the_form(tmp_path):
         code, _, err = run_cli(*args)
         assert code == 2 and message in err and "Traceback" not in err, (args, err)
     with pytest.raises(FileNotFoundError, match="Expected a generator .keras file"):
-        zoo.load_generator(tmp_path)  # a folder without a generator
+        generators.load_generator(tmp_path)  # a folder without a generator
 
 
 def test_generate_lays_out_one_label_per_column(tmp_path):
     from PIL import Image
 
-    from ganzoo.images import grid_array
+    from ganzoo.client.images import grid_array
 
-    code, _, err = run_cli("generate", "cgan_digits", "-n", "40", "--labels", "0,1,2,3,4,5,6,7,8,9",
-                           "-o", str(tmp_path / "g.png"))
+    code, _, err = run_cli(
+        "generate", "cgan_digits", "-n", "40", "--labels", "0,1,2,3,4,5,6,7,8,9", "-o", str(tmp_path / "g.png")
+    )
     assert code == 0, err
     from ganzoo.export import OnnxGenerator
 
@@ -296,8 +315,13 @@ def test_generate_lays_out_one_label_per_column(tmp_path):
 
 
 def test_info_piped_into_head_ends_quietly():
-    result = subprocess.run(f"{sys.executable} -m ganzoo info cgan_fashion_mnist --json | head -2", shell=True,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        f"{sys.executable} -m ganzoo info cgan_fashion_mnist --json | head -2",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.stdout.count("\n") == 2 and result.stderr == "", result.stderr
 
 
@@ -308,14 +332,14 @@ def test_a_bad_line_in_a_hub_index_does_not_stop_the_listing(tmp_path, monkeypat
     from apps import static_server
 
     with static_server(tmp_path) as url:  # an HTTP hub is listed through its index.txt
-        assert [name for name in zoo.list_presets(hub=url) if name.startswith("team")] == ["team_gone", "team_good"]
+        assert [name for name in presets.list_presets(hub=url) if name.startswith("team")] == ["team_gone", "team_good"]
         code, out, err = run_cli("list", "--hub", url)
     assert code == 0 and "team_good" in out and "skipped team_gone" in err
 
 
 def test_info_and_download_commands():
     code, out, _ = run_cli("info", "cgan_fashion_mnist")
-    config = zoo.load_config("cgan_fashion_mnist")
+    config = presets.load_config("cgan_fashion_mnist")
     assert code == 0 and config["weights"]["sha256"] in out and "num_classes" in out
     assert config["onnx"]["sha256"] in out and "uint8 pixels" in out
     code, out, _ = run_cli("info", "cgan_fashion_mnist", "--json")
@@ -328,14 +352,20 @@ def test_info_and_download_commands():
 def test_publish_writes_a_hub_that_loads_by_name(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    config = zoo.read_preset("lsgan_digits")
+    config = presets.read_preset("lsgan_digits")
     shutil.copy(ZOO / "lsgan_digits.keras", run_dir / "generator.keras")
-    (run_dir / "config.json").write_text(json.dumps({**config, "weights": {"file": "generator.keras", "sha256": None, "size_bytes": None}}))
+    (run_dir / "config.json").write_text(
+        json.dumps({**config, "weights": {"file": "generator.keras", "sha256": None, "size_bytes": None}})
+    )
     hub = tmp_path / "hub"
     code, out, _ = run_cli("publish", str(run_dir), "--name", "team_lsgan", "--hub", str(hub), "--description", "ours")
     assert code == 0 and "team_lsgan" in out
     assert sorted(p.name for p in hub.iterdir()) == [
-        "index.txt", "team_lsgan.json", "team_lsgan.keras", "team_lsgan.onnx", "team_lsgan.onnx.json"
+        "index.txt",
+        "team_lsgan.json",
+        "team_lsgan.keras",
+        "team_lsgan.onnx",
+        "team_lsgan.onnx.json",
     ]
     assert all(p.stat().st_mode & 0o044 == 0o044 for p in hub.iterdir())  # a web server (another user) can read them
     published = json.loads((hub / "team_lsgan.json").read_text())
@@ -350,23 +380,27 @@ def test_publish_writes_a_hub_that_loads_by_name(tmp_path):
 
     ours = OnnxGenerator.from_preset("team_lsgan", hub=hub)
     assert ours.metadata["preset"] == "team_lsgan" and ours.output_dtype == np.uint8
-    np.testing.assert_array_equal(ours.generate(9, seed=3), OnnxGenerator.from_preset("lsgan_digits").generate(9, seed=3))
-    generator = zoo.load_generator("team_lsgan", hub=hub)
-    for ours, theirs in zip(generator.get_weights(), zoo.load_generator("lsgan_digits").get_weights()):
+    np.testing.assert_array_equal(
+        ours.generate(9, seed=3), OnnxGenerator.from_preset("lsgan_digits").generate(9, seed=3)
+    )
+    generator = generators.load_generator("team_lsgan", hub=hub)
+    for ours, theirs in zip(generator.get_weights(), generators.load_generator("lsgan_digits").get_weights()):
         np.testing.assert_array_equal(ours, theirs)
-    assert "team_lsgan" in zoo.list_presets(hub=hub)
+    assert "team_lsgan" in presets.list_presets(hub=hub)
     with pytest.raises(FileNotFoundError, match="generator.keras"):
         publish(tmp_path, "x", hub)
 
 
 def test_a_failed_onnx_export_leaves_the_hub_as_it_was(tmp_path, monkeypatch):
-    import ganzoo.publish as publish_module
+    import ganzoo.runs.publish as publish_module
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     shutil.copy(ZOO / "dcgan_digits.keras", run_dir / "generator.keras")
-    config = zoo.read_preset("dcgan_digits")
-    (run_dir / "config.json").write_text(json.dumps({**config, "weights": {"file": "generator.keras", "sha256": None, "size_bytes": None}}))
+    config = presets.read_preset("dcgan_digits")
+    (run_dir / "config.json").write_text(
+        json.dumps({**config, "weights": {"file": "generator.keras", "sha256": None, "size_bytes": None}})
+    )
     hub = tmp_path / "hub"
     publish(run_dir, "mine", hub)
     before = {p.name: p.read_bytes() for p in hub.iterdir()}
@@ -388,8 +422,8 @@ def test_a_failed_onnx_export_leaves_the_hub_as_it_was(tmp_path, monkeypatch):
 def test_write_quality_keeps_the_preset_valid(tmp_path, monkeypatch):
     shutil.copy(ZOO / "dcgan_digits.json", tmp_path)
     monkeypatch.setattr(hub_lib, "shipped_dir", lambda: tmp_path)
-    zoo.write_quality("dcgan_digits", {"fd": 1.5, "kid": 0.25, "class_entropy": 0.9876})
-    assert zoo.load_config("dcgan_digits")["quality"] == {"fd": 1.5, "kid": 0.25, "class_entropy": 0.9876}
+    presets.write_quality("dcgan_digits", {"fd": 1.5, "kid": 0.25, "class_entropy": 0.9876})
+    assert presets.load_config("dcgan_digits")["quality"] == {"fd": 1.5, "kid": 0.25, "class_entropy": 0.9876}
     code, out, _ = run_cli("list")
     assert "1.50" in out and "0.25" in out and "0.988" in out
 
@@ -400,15 +434,16 @@ if __name__ == "__main__" and "--pin" in sys.argv:
     print(f"Wrote {PINS_FILE}")
 
 
-PLANTED = r'''
+PLANTED = r"""
 import json, re, sys
 from pathlib import Path
 import keras
 import ganzoo
-from ganzoo import zoo
-from ganzoo.config import build_gan, default_config
+from ganzoo.client import presets
+from ganzoo.training import generators
+from ganzoo.training.config import build_gan, default_config
 from ganzoo.export import to_onnx
-from ganzoo.hub import sha256_file
+from ganzoo.client.files import sha256_file
 
 keras.config.enable_unsafe_deserialization()  # what a careless process may have done; ganzoo must not care
 tmp = Path(sys.argv[1])
@@ -433,7 +468,7 @@ hub.mkdir()
 (hub / "graph_preset.json").write_text(json.dumps(graph_preset))
 (hub / "weights_preset.json").write_text(json.dumps(weights_preset))
 attempts = {
-    "zoo.load_generator(path)": (lambda: zoo.load_generator(tmp / "evil.keras"), "Refusing to load.*planted"),
+    "generators.load_generator(path)": (lambda: generators.load_generator(tmp / "evil.keras"), "Refusing to load.*planted"),
     "to_onnx(path)": (lambda: to_onnx(str(tmp / "evil.keras"), tmp / "x.onnx"), "Refusing to load.*planted"),
     "build_gan(preset)": (lambda: build_gan(graph_preset), "serialized Keras graph"),
     "GAN.from_preset(graph)": (lambda: ganzoo.GAN.from_preset("graph_preset", hub=hub), "serialized Keras graph"),
@@ -449,7 +484,7 @@ for name, (attempt, message) in attempts.items():
     else:
         raise AssertionError(f"{name} loaded a Lambda")
     assert not marker.exists(), f"{name} ran the planted code"
-'''
+"""
 
 
 def test_no_entry_point_runs_a_planted_lambda_even_with_unsafe_loading_enabled(tmp_path):

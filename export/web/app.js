@@ -29,12 +29,12 @@
 "use strict";
 
 (function () {
-  const PADDING = 2, PAD_VALUE = 128, MIN_CELL_PIXELS = 64; // as ganzoo.images.grid_array
+  const PADDING = 2, PAD_VALUE = 128, MIN_CELL_PIXELS = 64; // as ganzoo.client.images.grid_array
   const params = new URLSearchParams(location.search);
   const hub = new URL(params.get("hub") || "../../zoo_configs/", location.href);
   if (!hub.pathname.endsWith("/")) hub.pathname += "/";
   const el = (id) => document.getElementById(id);
-  const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/; // preset names, as ganzoo.zoo allows them
+  const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/; // preset names, as ganzoo.client.presets allows them
   const cache = new Map(); // name -> Promise of {name, session, meta}
   let current = null; // the model the last load() resolved to
   let loads = 0; // a later load wins: an earlier one that ends last must not replace it

@@ -14,7 +14,11 @@ def register(subparsers):
             "Also reports the real-data baseline (N train images vs the test split)."
         ),
     )
-    parser.add_argument("model", metavar="NAME_OR_PATH", help="a preset name, a generator .keras file, or a `ganzoo train` run directory")
+    parser.add_argument(
+        "model",
+        metavar="NAME_OR_PATH",
+        help="a preset name, a generator .keras file, or a `ganzoo train` run directory",
+    )
     parser.add_argument("--dataset", help="dataset to compare with (default: the preset's or run's recipe dataset)")
     parser.add_argument("-n", type=int, default=10_000, help="generated samples (default 10000)")
     parser.add_argument("--seed", type=int, default=0)
@@ -34,7 +38,11 @@ def register(subparsers):
         "pip install 'keras-ganzoo[fid]'; about 15 images/s on 2 CPU cores; real statistics are cached)",
     )
     parser.add_argument("--hub", help="hub URL for preset downloads (default: GANZOO_HUB_URL or the shipped zoo)")
-    parser.add_argument("--write-preset", action="store_true", help="store the figures in the preset's JSON 'quality' field (developers)")
+    parser.add_argument(
+        "--write-preset",
+        action="store_true",
+        help="store the figures in the preset's JSON 'quality' field (developers)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -57,7 +65,8 @@ def _resolve(model, dataset, hub):
     A run folder or `.keras` file loads through the zoo's safe loader; its
     dataset comes from --dataset or the run's config.json.
     """
-    from ganzoo import zoo
+    from ganzoo.client import presets
+    from ganzoo.training import generators
     from ganzoo.commands.train import load_generator
 
     if os.path.isdir(model) or model.endswith(".keras"):
@@ -70,10 +79,14 @@ def _resolve(model, dataset, hub):
         if dataset is None:
             raise ValueError(f"Expected --dataset for {model!r}: no config.json beside it names one.")
         # A run folder is named after the folder (runs/dcgan -> evaluation_dcgan.json), a file after its stem.
-        name = os.path.basename(os.path.normpath(model)) if os.path.isdir(model) else os.path.splitext(os.path.basename(path))[0]
+        name = (
+            os.path.basename(os.path.normpath(model))
+            if os.path.isdir(model)
+            else os.path.splitext(os.path.basename(path))[0]
+        )
         return generator, dataset, name, None
-    config = zoo.load_config(model, hub)
-    return zoo.load_generator(model, hub), dataset or config["recipe"]["dataset"], model, model
+    config = presets.load_config(model, hub)
+    return generators.load_generator(model, hub), dataset or config["recipe"]["dataset"], model, model
 
 
 def run(args):
@@ -86,7 +99,7 @@ def run(args):
     tf_logging.import_tensorflow_quietly()
     if args.features == "inception":
         return _run_inception(args)
-    from ganzoo.evaluate import evaluate_generator, format_table, real_baseline, real_test_features
+    from ganzoo.runs.evaluation import evaluate_generator, format_table, real_baseline, real_test_features
     from ganzoo.metrics import classifier_feature_extractor
 
     generator, dataset, name, preset = _resolve(args.model, args.dataset, args.hub)
@@ -102,24 +115,24 @@ def run(args):
     if not args.no_baseline:
         result["baseline"] = rows[f"real data (train vs test, {dataset})"]
     path = args.json_path or default_json_path(args.model, name)
-    from ganzoo.hub import write_atomic
+    from ganzoo.client.files import write_atomic
 
     write_atomic(path, (json.dumps(result, indent=2) + "\n").encode("utf-8"))
     print(f"\nWrote {path}")
     if args.write_preset:
         if preset is None:
             raise ValueError("Expected a preset name with --write-preset. Received a file path.")
-        from ganzoo import zoo
+        from ganzoo.client import presets
 
-        kept = {k: v for k, v in (zoo.load_config(preset).get("quality") or {}).items() if k == "inception"}
-        zoo.write_quality(preset, {**rows[name], "baseline": result.get("baseline"), **kept})
+        kept = {k: v for k, v in (presets.load_config(preset).get("quality") or {}).items() if k == "inception"}
+        presets.write_quality(preset, {**rows[name], "baseline": result.get("baseline"), **kept})
         print(f"Stored the figures in preset {preset!r}")
     return 0
 
 
 def _run_inception(args):
-    from ganzoo.evaluate import format_table, inception_evaluation
-    from ganzoo.hub import write_atomic
+    from ganzoo.runs.evaluation import format_table, inception_evaluation
+    from ganzoo.client.files import write_atomic
 
     generator, dataset, name, preset = _resolve(args.model, args.dataset, args.hub)
     figures, baseline = inception_evaluation(
@@ -139,10 +152,10 @@ def _run_inception(args):
     if args.write_preset:
         if preset is None:
             raise ValueError("Expected a preset name with --write-preset. Received a file path.")
-        from ganzoo import zoo
+        from ganzoo.client import presets
 
-        quality = dict(zoo.load_config(preset).get("quality") or {})
+        quality = dict(presets.load_config(preset).get("quality") or {})
         quality["inception"] = {**figures, "baseline": baseline}
-        zoo.write_quality(preset, quality)
+        presets.write_quality(preset, quality)
         print(f"Stored the Inception figures in preset {preset!r} (quality.inception)")
     return 0

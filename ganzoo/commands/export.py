@@ -16,7 +16,9 @@ def register(subparsers):
         ),
     )
     parser.add_argument(
-        "model", metavar="NAME_OR_PATH", help="a preset name, a .keras generator file, or a run folder holding generator.keras"
+        "model",
+        metavar="NAME_OR_PATH",
+        help="a preset name, a .keras generator file, or a run folder holding generator.keras",
     )
     parser.add_argument("-o", "--output", required=True, help="the ONNX file to write (ending in .onnx)")
     parser.add_argument("--hub", help="hub for preset names (default: $GANZOO_HUB_URL, else the shipped presets)")

@@ -72,13 +72,13 @@ class _KerasSampler:
     """A Keras generator behind the interface of `OnnxGenerator` that `run_generate` uses."""
 
     def __init__(self, generator):
-        from ganzoo.networks import describe_generator
+        from ganzoo.models.describe import describe_generator
 
         self.generator = generator
         self.num_classes = describe_generator(self.generator)["num_classes"]
 
     def generate(self, n, labels=None, seed=None):
-        from ganzoo.sampling import generate_images
+        from ganzoo.training.sampling import generate_images
 
         return generate_images(self.generator, n, labels=labels, seed=seed)  # float32 in [-1, 1]
 
@@ -96,9 +96,10 @@ def open_sampler(source, hub=None):
     if os.path.isdir(source):
         keras_file, onnx_file = os.path.join(source, "generator.keras"), os.path.join(source, "generator.onnx")
         if os.path.isfile(keras_file) and _keras_available():
-            from ganzoo import zoo
+            from ganzoo.client import presets
+            from ganzoo.training import generators
 
-            return _KerasSampler(zoo.load_generator(keras_file))
+            return _KerasSampler(generators.load_generator(keras_file))
         if os.path.isfile(onnx_file):
             return OnnxGenerator(onnx_file)
         if os.path.isfile(keras_file):
@@ -113,24 +114,26 @@ def open_sampler(source, hub=None):
             raise FileNotFoundError(f"Expected a generator .keras or .onnx file. Received: {source!r} does not exist")
         if not _keras_available():
             raise _needs_keras(f"on {source}")
-        from ganzoo import zoo
+        from ganzoo.client import presets
+        from ganzoo.training import generators
 
-        return _KerasSampler(zoo.load_generator(source))
-    from ganzoo import zoo
+        return _KerasSampler(generators.load_generator(source))
+    from ganzoo.client import presets
+    from ganzoo.training import generators
 
-    config = zoo.load_config(source, hub)  # an unknown name fails here, listing the known ones
+    config = presets.load_config(source, hub)  # an unknown name fails here, listing the known ones
     if config.get("onnx") is not None:
         return OnnxGenerator.from_preset(source, hub)
     if not _keras_available():
         raise _needs_keras(f"on preset {source!r} (it has no ONNX file)")
-    return _KerasSampler(zoo.load_generator(source, hub))
+    return _KerasSampler(generators.load_generator(source, hub))
 
 
 def run_generate(args):
     """Handler of `ganzoo generate`."""
     import numpy as np
 
-    from ganzoo.images import save_grid
+    from ganzoo.client.images import save_grid
 
     if args.num < 1:
         raise ValueError(f"Expected -n to be a positive int. Received: -n {args.num}")

@@ -8,12 +8,18 @@ import shlex
 import sys
 
 from ganzoo import tf_logging
-from ganzoo.config import VARIANTS
+from ganzoo.training.config import VARIANTS
 
 # Options that only make sense when the networks are built here (a variant);
 # a preset fixes them in its network specs.
-_VARIANT_ONLY = (("dataset", "--dataset"), ("image_size", "--image-size"), ("latent_dim", "--latent-dim"),
-                 ("filters", "--filters"), ("architecture", "--architecture"), ("conditional", "--conditional"))
+_VARIANT_ONLY = (
+    ("dataset", "--dataset"),
+    ("image_size", "--image-size"),
+    ("latent_dim", "--latent-dim"),
+    ("filters", "--filters"),
+    ("architecture", "--architecture"),
+    ("conditional", "--conditional"),
+)
 
 
 def register(subparsers):
@@ -28,7 +34,9 @@ def register(subparsers):
         ),
     )
     train.add_argument(
-        "name", nargs="?", metavar="VARIANT_OR_PRESET",
+        "name",
+        nargs="?",
+        metavar="VARIANT_OR_PRESET",
         help=f"one of {', '.join(VARIANTS)} (default dcgan, on digits), a preset name, or a preset JSON file",
     )
     train.add_argument(
@@ -38,19 +46,26 @@ def register(subparsers):
     train.add_argument("--latent-dim", type=int, help="size of z, for a variant")
     train.add_argument("--filters", type=int, help="network width, for a variant")
     train.add_argument(
-        "--architecture", choices=("dcgan", "resnet"),
+        "--architecture",
+        choices=("dcgan", "resnet"),
         help="networks of a variant: dcgan (default) or resnet (the residual networks of the WGAN-GP/SNGAN papers)",
     )
     train.add_argument(
-        "--conditional", action="store_const", const=True,
+        "--conditional",
+        action="store_const",
+        const=True,
         help="condition a variant on the dataset's classes (any loss; cgan always is)",
     )
     train.add_argument(
-        "--label-smoothing", type=float, metavar="S",
+        "--label-smoothing",
+        type=float,
+        metavar="S",
         help="real target 1 - S for the cross-entropy and least-squares losses (one-sided smoothing, e.g. 0.1)",
     )
     train.add_argument(
-        "--fake-label-smoothing", type=float, metavar="S",
+        "--fake-label-smoothing",
+        type=float,
+        metavar="S",
         help="fake target S (with --label-smoothing: two-sided smoothing; default 0)",
     )
     train.add_argument("--epochs", type=int, help="override the recipe's epochs")
@@ -60,36 +75,45 @@ def register(subparsers):
         "--ema-decay", type=float, help="keep an EMA of the generator weights (e.g. 0.999); 0 turns it off"
     )
     train.add_argument(
-        "--precision", choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
+        "--precision",
+        choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
         help="dtype policy while training (default float32; auto: bf16 where the device has bf16 arithmetic, "
         "float16 on older NVIDIA GPUs, else float32); the saved generator is float32",
     )
     train.add_argument("--jit", action="store_true", help="compile the train step with XLA")
     train.add_argument(
-        "--distribute", nargs="?", const="all", metavar="N",
+        "--distribute",
+        nargs="?",
+        const="all",
+        metavar="N",
         help="data-parallel training: on every local GPU (no N), on N GPUs, or on N host devices of a machine "
         "without one (for testing); TensorFlow MirroredStrategy or JAX DataParallel. The recipe's batch size is the "
         "global batch and the learning rates stay as they are",
     )
-    train.add_argument(
-        "--fd-every", type=int, help="epochs between FD evaluations (0: off; default about 5 per run)"
-    )
+    train.add_argument("--fd-every", type=int, help="epochs between FD evaluations (0: off; default about 5 per run)")
     train.add_argument("--out", help="run folder (default runs/<name>); one that holds another run is refused")
     train.add_argument(
-        "--resume", metavar="RUN_DIR",
+        "--resume",
+        metavar="RUN_DIR",
         help="continue the interrupted run in RUN_DIR from its last end-of-epoch checkpoint, with its recorded settings",
     )
-    train.add_argument("--overwrite", action="store_true", help="replace the run already in --out (its files are removed)")
+    train.add_argument(
+        "--overwrite", action="store_true", help="replace the run already in --out (its files are removed)"
+    )
     train.add_argument("--no-export", action="store_true", help="skip the ONNX export")
     train.add_argument(
-        "--verbose", type=int, choices=(0, 1, 2), default=1, help="1 progress bar (default), 2 one line per epoch, 0 silent"
+        "--verbose",
+        type=int,
+        choices=(0, 1, 2),
+        default=1,
+        help="1 progress bar (default), 2 one line per epoch, 0 silent",
     )
     train.set_defaults(handler=run_train)
 
 
 def resolve_config(args):
     """Returns `(name, config)` for `ganzoo train`'s arguments."""
-    from ganzoo import config as config_module
+    from ganzoo.training import config as config_module
 
     name = args.name = args.name or "dcgan"
     if os.path.isdir(name) and not name.endswith(".json"):
@@ -100,9 +124,16 @@ def resolve_config(args):
         )
     if name in VARIANTS:
         config = config_module.default_config(
-            name, dataset=args.dataset or "digits", image_size=args.image_size, epochs=args.epochs,
-            batch_size=args.batch_size, seed=0 if args.seed is None else args.seed, latent_dim=args.latent_dim,
-            filters=args.filters, architecture=args.architecture or "dcgan", conditional=args.conditional,
+            name,
+            dataset=args.dataset or "digits",
+            image_size=args.image_size,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            seed=0 if args.seed is None else args.seed,
+            latent_dim=args.latent_dim,
+            filters=args.filters,
+            architecture=args.architecture or "dcgan",
+            conditional=args.conditional,
         )
     else:
         given = [flag for attr, flag in _VARIANT_ONLY if getattr(args, attr) is not None]
@@ -115,10 +146,10 @@ def resolve_config(args):
             config = config_module.load_config_file(name)
             name = os.path.splitext(os.path.basename(name))[0]
         else:
-            from ganzoo import zoo
+            from ganzoo.client import presets
 
             try:
-                config = zoo.load_config(name)  # validated
+                config = presets.load_config(name)  # validated
             except ValueError as error:
                 if not str(error).startswith("Expected a known preset name"):
                     raise
@@ -148,8 +179,21 @@ def resolve_config(args):
 
 def _command_line(args):
     parts = ["ganzoo", "train", args.name]
-    for attr in ("dataset", "image_size", "latent_dim", "filters", "architecture", "epochs", "batch_size", "seed",
-                 "ema_decay", "label_smoothing", "fake_label_smoothing", "fd_every", "out"):
+    for attr in (
+        "dataset",
+        "image_size",
+        "latent_dim",
+        "filters",
+        "architecture",
+        "epochs",
+        "batch_size",
+        "seed",
+        "ema_decay",
+        "label_smoothing",
+        "fake_label_smoothing",
+        "fd_every",
+        "out",
+    ):
         value = getattr(args, attr)
         if value is not None:
             parts += ["--" + attr.replace("_", "-"), str(value)]
@@ -157,22 +201,40 @@ def _command_line(args):
     if args.precision not in (None, "float32"):
         parts += ["--precision", args.precision]
     parts += ["--jit"] if args.jit else []
-    parts += [] if args.distribute is None else ["--distribute"] + ([] if args.distribute == "all" else [args.distribute])
+    parts += (
+        [] if args.distribute is None else ["--distribute"] + ([] if args.distribute == "all" else [args.distribute])
+    )
     parts += ["--no-export"] if args.no_export else []
     return shlex.join(parts)
 
 
 def _check_resume_alone(args):
-    given = [flag for flag, value in (
-        ("VARIANT_OR_PRESET", args.name), ("--dataset", args.dataset), ("--image-size", args.image_size),
-        ("--latent-dim", args.latent_dim), ("--filters", args.filters), ("--architecture", args.architecture),
-        ("--conditional", args.conditional), ("--label-smoothing", args.label_smoothing),
-        ("--fake-label-smoothing", args.fake_label_smoothing), ("--epochs", args.epochs),
-        ("--batch-size", args.batch_size), ("--seed", args.seed), ("--ema-decay", args.ema_decay),
-        ("--precision", args.precision), ("--jit", args.jit or None), ("--fd-every", args.fd_every),
-        ("--distribute", args.distribute),
-        ("--out", args.out), ("--no-export", args.no_export or None), ("--overwrite", args.overwrite or None),
-    ) if value is not None]
+    given = [
+        flag
+        for flag, value in (
+            ("VARIANT_OR_PRESET", args.name),
+            ("--dataset", args.dataset),
+            ("--image-size", args.image_size),
+            ("--latent-dim", args.latent_dim),
+            ("--filters", args.filters),
+            ("--architecture", args.architecture),
+            ("--conditional", args.conditional),
+            ("--label-smoothing", args.label_smoothing),
+            ("--fake-label-smoothing", args.fake_label_smoothing),
+            ("--epochs", args.epochs),
+            ("--batch-size", args.batch_size),
+            ("--seed", args.seed),
+            ("--ema-decay", args.ema_decay),
+            ("--precision", args.precision),
+            ("--jit", args.jit or None),
+            ("--fd-every", args.fd_every),
+            ("--distribute", args.distribute),
+            ("--out", args.out),
+            ("--no-export", args.no_export or None),
+            ("--overwrite", args.overwrite or None),
+        )
+        if value is not None
+    ]
     if given:
         raise ValueError(
             f"Expected --resume RUN_DIR alone (and --verbose): the run continues with the settings recorded in "
@@ -226,7 +288,9 @@ def _prepare_host_devices(replicas):
     backend = _configured_backend()
     if backend == "jax" and "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
         # Only the CPU platform reads it, so GPUs are unaffected.
-        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={replicas}".strip()
+        os.environ["XLA_FLAGS"] = (
+            f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={replicas}".strip()
+        )
     elif backend == "tensorflow":
         import tensorflow as tf
 
@@ -239,7 +303,7 @@ def run_train(args):
     """Handler of `ganzoo train`."""
     import signal
 
-    from ganzoo import run_folder
+    from ganzoo.runs import run_folder
 
     # Argument errors first: they must not wait for TensorFlow to import.
     distribute = _distribute_setting(args)
@@ -263,7 +327,7 @@ def run_train(args):
         _prepare_host_devices(distribute)
     if args.resume is None:
         name, config = resolve_config(args)
-    from ganzoo import train as train_module
+    from ganzoo.runs import run as train_module
 
     def stop(signum, frame):  # SIGTERM stops like Ctrl-C: the last checkpoint stays, the process exits
         raise KeyboardInterrupt
@@ -277,9 +341,16 @@ def run_train(args):
             result = train_module.resume(out_dir, verbose=args.verbose)
         else:
             result = train_module.train(
-                config, out_dir, verbose=args.verbose, export_onnx=not args.no_export,
-                precision=args.precision or "float32", jit=args.jit, fd_every=args.fd_every,
-                command=_command_line(args), overwrite=args.overwrite, distribute=distribute,
+                config,
+                out_dir,
+                verbose=args.verbose,
+                export_onnx=not args.no_export,
+                precision=args.precision or "float32",
+                jit=args.jit,
+                fd_every=args.fd_every,
+                command=_command_line(args),
+                overwrite=args.overwrite,
+                distribute=distribute,
             )
     except train_module.TrainingInterrupted as error:
         print(f"ganzoo train: {error}", file=sys.stderr)
@@ -301,10 +372,10 @@ def run_train(args):
 
 def load_generator(source):
     """Loads a generator: a `.keras` file (safe mode), a run folder holding `generator.keras`, or a preset name."""
-    from ganzoo import zoo
+    from ganzoo.training import generators
 
     if os.path.isdir(source):
         source = os.path.join(source, "generator.keras")
     if source.endswith(".keras") and not os.path.isfile(source):
         raise FileNotFoundError(f"Expected a generator .keras file. Received: {source!r} does not exist")
-    return zoo.load_generator(source)
+    return generators.load_generator(source)

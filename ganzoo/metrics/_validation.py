@@ -26,8 +26,7 @@ def as_feature_matrix(features, name, *, min_samples=2):
         )
     if array.shape[0] < min_samples:
         raise ValueError(
-            f"Expected `{name}` to hold at least {min_samples} samples. "
-            f"Received: {name}.shape={array.shape}"
+            f"Expected `{name}` to hold at least {min_samples} samples. Received: {name}.shape={array.shape}"
         )
     if not np.all(np.isfinite(array)):
         raise ValueError(
@@ -50,14 +49,9 @@ def check_same_dim(a, b, name_a, name_b):
 def as_positive_int(value, name, *, minimum=1):
     """Returns `value` as an int, or raises if it is not an int >= minimum."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(
-            f"Expected `{name}` to be an int. Received: {name}={value!r} "
-            f"of type {type(value).__name__}"
-        )
+        raise TypeError(f"Expected `{name}` to be an int. Received: {name}={value!r} of type {type(value).__name__}")
     if value < minimum:
-        raise ValueError(
-            f"Expected `{name}` >= {minimum}. Received: {name}={value}"
-        )
+        raise ValueError(f"Expected `{name}` >= {minimum}. Received: {name}={value}")
     return int(value)
 
 
@@ -81,8 +75,7 @@ def as_label_vector(labels, name, *, num_classes=None):
     if array.ndim == 2:
         if num_classes is not None and array.shape[1] != num_classes:
             raise ValueError(
-                f"Expected `{name}` probabilities to have {num_classes} "
-                f"columns. Received: {name}.shape={array.shape}"
+                f"Expected `{name}` probabilities to have {num_classes} columns. Received: {name}.shape={array.shape}"
             )
         array = np.argmax(array, axis=1)
     elif array.ndim != 1:
@@ -91,10 +84,7 @@ def as_label_vector(labels, name, *, num_classes=None):
             f"of shape (n, num_classes). Received: {name}.shape={array.shape}"
         )
     if array.shape[0] == 0:
-        raise ValueError(
-            f"Expected `{name}` to be non-empty. Received: "
-            f"{name}.shape={array.shape}"
-        )
+        raise ValueError(f"Expected `{name}` to be non-empty. Received: {name}.shape={array.shape}")
     if not np.issubdtype(array.dtype, np.integer):
         if not np.all(np.isfinite(array)) or np.any(array != np.round(array)):
             raise ValueError(

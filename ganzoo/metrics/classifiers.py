@@ -11,7 +11,7 @@ import os
 import keras
 from keras import layers
 
-from ganzoo.hub import sha256_file
+from ganzoo.client.files import sha256_file
 
 CLASSIFIER_DATASETS = ("digits", "fashion_mnist")
 FEATURE_LAYER = "features"
@@ -38,10 +38,7 @@ CLASSIFIER_CONFIGS = {
 }
 
 
-def build_classifier(
-    image_shape, num_classes=10, *, filters=(32, 64), feature_dim=128,
-    dropout=0.3, name="classifier"
-):
+def build_classifier(image_shape, num_classes=10, *, filters=(32, 64), feature_dim=128, dropout=0.3, name="classifier"):
     """Builds a small CNN classifier with a named feature layer.
 
     Each entry of `filters` adds a block of two 3x3 convolutions and a 2x2
@@ -85,18 +82,16 @@ def build_classifier(
     inputs = keras.Input(shape=image_shape, name="images")
     x = inputs
     for i, block_filters in enumerate(filters):
-        x = layers.Conv2D(block_filters, 3, padding="same", activation="relu",
-                          name=f"block{i + 1}_conv1")(x)
-        x = layers.Conv2D(block_filters, 3, padding="same", activation="relu",
-                          name=f"block{i + 1}_conv2")(x)
+        x = layers.Conv2D(block_filters, 3, padding="same", activation="relu", name=f"block{i + 1}_conv1")(x)
+        x = layers.Conv2D(block_filters, 3, padding="same", activation="relu", name=f"block{i + 1}_conv2")(x)
         x = layers.MaxPooling2D(name=f"block{i + 1}_pool")(x)  # halves H and W
-    x = layers.Conv2D(filters[-1], 3, strides=2, padding="same", activation="relu",
-                      name="reduce_conv")(x)  # (batch, 4, 4, 64) for 28x28
+    x = layers.Conv2D(filters[-1], 3, strides=2, padding="same", activation="relu", name="reduce_conv")(
+        x
+    )  # (batch, 4, 4, 64) for 28x28
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(feature_dim, activation="relu", name=FEATURE_LAYER)(x)
     x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32",
-                           name=PREDICTIONS_LAYER)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name=PREDICTIONS_LAYER)(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -178,20 +173,15 @@ def load_classifier(dataset, *, weights_dir=None):
     record = classifier_record(dataset, weights_dir=weights_dir)
     path = os.path.join(weights_dir or WEIGHTS_DIR, record["weights"])
     if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"Expected the classifier weights at {path}. Received: dataset={dataset!r}"
-        )
+        raise FileNotFoundError(f"Expected the classifier weights at {path}. Received: dataset={dataset!r}")
     digest = sha256_file(path)
     if digest != record["sha256"]:
         raise ValueError(
-            f"Expected {path} to have sha256 {record['sha256']} as recorded "
-            f"in {RECORD_FILE}. Received: sha256={digest}"
+            f"Expected {path} to have sha256 {record['sha256']} as recorded in {RECORD_FILE}. Received: sha256={digest}"
         )
     model = build_dataset_classifier(dataset)
     model.load_weights(path)
     return model
-
-
 
 
 def _check_dataset(dataset):

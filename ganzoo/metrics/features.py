@@ -40,15 +40,9 @@ class FeatureExtractor:
 
     def __init__(self, model, *, batch_size=256, preprocess=None):
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(
-                f"Expected `batch_size` to be a positive int. Received: "
-                f"batch_size={batch_size!r}"
-            )
+            raise ValueError(f"Expected `batch_size` to be a positive int. Received: batch_size={batch_size!r}")
         if preprocess is not None and not callable(preprocess):
-            raise TypeError(
-                f"Expected `preprocess` to be None or callable. Received: "
-                f"preprocess={preprocess!r}"
-            )
+            raise TypeError(f"Expected `preprocess` to be None or callable. Received: preprocess={preprocess!r}")
         if len(model.outputs) != 2:
             raise ValueError(
                 "Expected `model` to have two outputs, [features, "
@@ -118,19 +112,15 @@ class FeatureExtractor:
                 f"channels). Received: images.shape={images.shape}"
             )
         expected = tuple(self.model.input_shape[1:])
-        if self.preprocess is None and any(
-            e is not None and e != s for e, s in zip(expected, images.shape[1:])
-        ):
+        if self.preprocess is None and any(e is not None and e != s for e, s in zip(expected, images.shape[1:])):
             raise ValueError(
                 f"Expected images of shape (num_images, {', '.join(map(str, expected))}) "
                 f"for this model. Received: images.shape={images.shape}"
             )
         low, high = float(np.min(images)), float(np.max(images))
-        if not (np.isfinite(low) and np.isfinite(high)) or low < -1 - _RANGE_TOLERANCE \
-                or high > 1 + _RANGE_TOLERANCE:
+        if not (np.isfinite(low) and np.isfinite(high)) or low < -1 - _RANGE_TOLERANCE or high > 1 + _RANGE_TOLERANCE:
             raise ValueError(
-                "Expected `images` scaled to [-1, 1]. Received: images with "
-                f"min={low:.4g}, max={high:.4g}"
+                f"Expected `images` scaled to [-1, 1]. Received: images with min={low:.4g}, max={high:.4g}"
             )
         return images
 

@@ -154,8 +154,7 @@ def frechet_distance_from_statistics(mu1, sigma1, mu2, sigma2):
     mu2 = _as_mean(mu2, "mu2")
     if mu1.shape != mu2.shape:
         raise ValueError(
-            "Expected `mu1` and `mu2` to have the same shape. Received: "
-            f"mu1.shape={mu1.shape}, mu2.shape={mu2.shape}"
+            f"Expected `mu1` and `mu2` to have the same shape. Received: mu1.shape={mu1.shape}, mu2.shape={mu2.shape}"
         )
     sigma1 = _as_covariance(sigma1, "sigma1", mu1.shape[0])
     sigma2 = _as_covariance(sigma2, "sigma2", mu2.shape[0])
@@ -171,13 +170,10 @@ def _as_mean(mu, name):
     mu = np.asarray(mu, dtype=np.float64)
     if mu.ndim != 1 or mu.shape[0] < 1:
         raise ValueError(
-            f"Expected `{name}` to be a 1-D array of shape (feature_dim,). "
-            f"Received: {name}.shape={mu.shape}"
+            f"Expected `{name}` to be a 1-D array of shape (feature_dim,). Received: {name}.shape={mu.shape}"
         )
     if not np.all(np.isfinite(mu)):
-        raise ValueError(
-            f"Expected `{name}` to hold only finite values. Received: {name}={mu}"
-        )
+        raise ValueError(f"Expected `{name}` to hold only finite values. Received: {name}={mu}")
     return mu
 
 
@@ -185,8 +181,7 @@ def _as_covariance(sigma, name, dim):
     sigma = np.asarray(sigma, dtype=np.float64)
     if sigma.shape != (dim, dim):
         raise ValueError(
-            f"Expected `{name}` to have shape ({dim}, {dim}) to match the "
-            f"means. Received: {name}.shape={sigma.shape}"
+            f"Expected `{name}` to have shape ({dim}, {dim}) to match the means. Received: {name}.shape={sigma.shape}"
         )
     if not np.all(np.isfinite(sigma)):
         raise ValueError(

@@ -32,7 +32,7 @@ import warnings
 
 import numpy as np
 
-from ganzoo import hub
+from ganzoo.client import hub
 from ganzoo.metrics import inception_network as network
 
 PROTOCOL = "ganzoo-fid-v1"

@@ -21,7 +21,7 @@ import json
 import os
 import warnings
 
-from ganzoo import hub
+from ganzoo.client import hub
 from ganzoo.install_hints import install_command
 from ganzoo.install_hints import require
 

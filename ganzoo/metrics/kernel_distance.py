@@ -7,9 +7,7 @@ from ganzoo.metrics._validation import as_positive_int
 from ganzoo.metrics._validation import check_same_dim
 
 
-def kernel_inception_distance(
-    features_a, features_b, *, num_subsets=100, subset_size=1000, seed=0
-):
+def kernel_inception_distance(features_a, features_b, *, num_subsets=100, subset_size=1000, seed=0):
     """Computes the Kernel Inception Distance between two feature sets.
 
     The unbiased estimate of the squared maximum mean discrepancy (MMD^2)

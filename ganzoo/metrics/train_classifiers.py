@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganzoo import data
-from ganzoo.hub import sha256_file
+from ganzoo.client.files import sha256_file
 from ganzoo.metrics import classifiers
 
 # Per-dataset training settings (flags override epochs and seed only).
@@ -66,8 +66,9 @@ def train_classifier(dataset, *, epochs=None, seed=0, data_dir=None, verbose=2):
         metrics=["accuracy"],
     )
     start = time.perf_counter()
-    model.fit(x_train, y_train, batch_size=settings["batch_size"],
-              epochs=settings["epochs"], shuffle=True, verbose=verbose)
+    model.fit(
+        x_train, y_train, batch_size=settings["batch_size"], epochs=settings["epochs"], shuffle=True, verbose=verbose
+    )
     seconds = time.perf_counter() - start
     accuracy, correct = evaluate_accuracy(model, x_test, y_test)
     facts = {
@@ -125,29 +126,27 @@ def main(argv=None):
         prog="python -m ganzoo.metrics.train_classifiers",
         description="Train the domain classifiers used by ganzoo.metrics.",
     )
-    parser.add_argument("--datasets", nargs="+", default=list(classifiers.CLASSIFIER_DATASETS),
-                        choices=classifiers.CLASSIFIER_DATASETS)
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="override the per-dataset epochs in TRAIN_SETTINGS")
+    parser.add_argument(
+        "--datasets", nargs="+", default=list(classifiers.CLASSIFIER_DATASETS), choices=classifiers.CLASSIFIER_DATASETS
+    )
+    parser.add_argument("--epochs", type=int, default=None, help="override the per-dataset epochs in TRAIN_SETTINGS")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--weights-dir", default=classifiers.WEIGHTS_DIR)
-    parser.add_argument("--data-dir", default=None,
-                        help="folder with the Fashion-MNIST IDX files")
+    parser.add_argument("--data-dir", default=None, help="folder with the Fashion-MNIST IDX files")
     args = parser.parse_args(argv)
     command = shlex.join(
-        ["python", "-m", "ganzoo.metrics.train_classifiers",
-         *(sys.argv[1:] if argv is None else argv)]
+        ["python", "-m", "ganzoo.metrics.train_classifiers", *(sys.argv[1:] if argv is None else argv)]
     )
     for dataset in args.datasets:
         print(f"Training the {dataset} classifier", flush=True)
-        model, facts = train_classifier(dataset, epochs=args.epochs, seed=args.seed,
-                                        data_dir=args.data_dir)
-        record = save_classifier(model, dataset, facts, weights_dir=args.weights_dir,
-                                 command=command)
-        print(f"{dataset}: test accuracy {record['test_accuracy']:.4f} "
-              f"({record['num_test_correct']}/{record['num_test']}), "
-              f"{record['size_bytes'] / 1024:.0f} KiB, {record['train_seconds']} s",
-              flush=True)
+        model, facts = train_classifier(dataset, epochs=args.epochs, seed=args.seed, data_dir=args.data_dir)
+        record = save_classifier(model, dataset, facts, weights_dir=args.weights_dir, command=command)
+        print(
+            f"{dataset}: test accuracy {record['test_accuracy']:.4f} "
+            f"({record['num_test_correct']}/{record['num_test']}), "
+            f"{record['size_bytes'] / 1024:.0f} KiB, {record['train_seconds']} s",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from ganzoo.models.dcgan import dcgan_discriminator, dcgan_generator
 from ganzoo.models.layers import LabelMap, OneHot
 from ganzoo.models.resnet import resnet_discriminator, resnet_generator
 from ganzoo.models.spectral_norm import SpectralNorm
-from ganzoo.networks import check_discriminator, describe_generator, infer_num_classes
+from ganzoo.models.describe import check_discriminator, describe_generator, infer_num_classes
 
 __all__ = [
     "LabelMap",

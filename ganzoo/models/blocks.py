@@ -1,7 +1,7 @@
 """What the model families share: argument checks, the resolution plan, label channels.
 
 The arguments themselves, their bounds and the weight counts they give are
-declared in `ganzoo.network_args` (pure Python, read by the preset schema
+declared in `ganzoo.client.network_args` (pure Python, read by the preset schema
 too); `checked_args` applies that declaration before a builder makes a layer.
 
 Each family module (`dcgan.py`, `resnet.py`) builds its networks from Keras
@@ -13,7 +13,7 @@ conditions on labels the same way.
 import keras
 from keras import layers
 
-from ganzoo import network_args
+from ganzoo.client import network_args
 
 
 def init():
@@ -35,7 +35,7 @@ def check_image_shape(image_shape):
 
 
 def checked_args(builder, **args):
-    """Returns the values of `args` in their order, checked against `builder`'s declaration in `ganzoo.network_args`.
+    """Returns the values of `args` in their order, checked against `builder`'s declaration in `ganzoo.client.network_args`.
 
     Raises:
         ValueError: an argument out of its type or bounds, or a network of
@@ -58,7 +58,7 @@ def label_channels(label, num_classes, image_shape, dtype=None):
 
 
 def upsampling_plan(image_shape):
-    """Returns `(start_height, start_width, stages)` for an image shape (see `ganzoo.network_args.upsampling_plan`).
+    """Returns `(start_height, start_width, stages)` for an image shape (see `ganzoo.client.network_args.upsampling_plan`).
 
     Example:
         >>> upsampling_plan((28, 28, 1))

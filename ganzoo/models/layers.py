@@ -22,9 +22,7 @@ class OneHot(layers.Layer):
     def __init__(self, num_classes, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(
-                f"Expected num_classes to be an int >= 2. Received: num_classes={num_classes!r}"
-            )
+            raise ValueError(f"Expected num_classes to be an int >= 2. Received: num_classes={num_classes!r}")
         self.num_classes = num_classes
 
     def call(self, labels):

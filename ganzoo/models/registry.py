@@ -4,11 +4,11 @@ A preset stores each network as data, `{"builder": name, "args": {...},
 "parameters": int}`, never as a serialized Keras graph, so a preset a
 reviewer can read cannot run code. This is the one place that maps those
 names to functions; what each builder takes, and how many weights that
-gives, is declared in `ganzoo.network_args` and checked before anything is
+gives, is declared in `ganzoo.client.network_args` and checked before anything is
 built.
 """
 
-from ganzoo import network_args
+from ganzoo.client import network_args
 from ganzoo.models.dcgan import dcgan_discriminator, dcgan_generator
 from ganzoo.models.resnet import resnet_discriminator, resnet_generator
 
@@ -74,7 +74,7 @@ def build_network(entry, dtype=None, source="a network entry"):
     network = BUILDERS[entry["builder"]](**args, dtype=dtype)
     if network.count_params() != parameters:  # the count in network_args no longer follows the builder (or Keras)
         raise RuntimeError(
-            f"Expected {entry['builder']}(**args) to have the {parameters} parameters that ganzoo.network_args "
+            f"Expected {entry['builder']}(**args) to have the {parameters} parameters that ganzoo.client.network_args "
             f"counts. Received: {network.count_params()} in {source}; please report this"
         )
     return network

@@ -1,6 +1,6 @@
 """A `ganzoo train` run folder: one run at a time, no half-written files, and no file of anyone else touched.
 
-- `lock(out_dir)` (from `ganzoo.run_lock`): an exclusive lock on
+- `lock(out_dir)` (from `ganzoo.runs.run_lock`): an exclusive lock on
   `out_dir/.lock` for as long as a run uses the folder; a second run fails
   at once, told which process holds it.
 - `record`/`read_record`: `run.json`, the settings `--resume` continues
@@ -15,7 +15,7 @@
   and trusts its record, which runs of older versions lack). A folder that holds another run is refused unless the run
   continues it (`--resume`) or replaces it (`--overwrite`: the files that
   run recorded are removed first, nothing else).
-- `save_model` (and `ganzoo.hub.write_atomic` for bytes): a temporary name in the same folder, then
+- `save_model` (and `ganzoo.client.hub.write_atomic` for bytes): a temporary name in the same folder, then
   `os.replace`, so a crash or a full disk never leaves a truncated file
   under its final name.
 """
@@ -27,8 +27,8 @@ import re
 import shutil
 from pathlib import Path
 
-from ganzoo.hub import write_atomic
-from ganzoo.run_lock import LOCK_FILE, RunFolderInUse, check_free, lock  # noqa: F401 - part of this module's API
+from ganzoo.client.files import write_atomic
+from ganzoo.runs.run_lock import LOCK_FILE, RunFolderInUse, check_free, lock  # noqa: F401 - part of this module's API
 
 RUN_RECORD = "run.json"
 # The files a run writes at the top of its folder; `samples/` and `checkpoints/` hold the rest.
@@ -240,7 +240,7 @@ def claim(out_dir, *, resume=False, overwrite=False):
     if present and not overwrite:
         unfinished = (out_dir / "checkpoints" / "latest.json").is_file()
         hint = (
-            f"Continue it with `ganzoo train --resume {out_dir}` (Python: ganzoo.train.resume), or replace it"
+            f"Continue it with `ganzoo train --resume {out_dir}` (Python: ganzoo.runs.run.resume), or replace it"
             if unfinished
             else "Replace it"
         )

@@ -19,7 +19,7 @@ try:  # the base install has no Keras: say which extra brings it
 except ImportError as error:
     from ganzoo.install_hints import training_import_error
 
-    raise training_import_error('ganzoo.balance', error) from None
+    raise training_import_error("ganzoo.training.balance", error) from None
 
 # Losses whose d_real / d_fake are probabilities (sigmoid of the logits).
 PROBABILITY_LOSSES = ("non_saturating", "minimax")
@@ -42,7 +42,7 @@ class BalanceMonitor(keras.callbacks.Callback):
             as saturated (0.01: it calls 99% of fakes fake).
 
     Example:
-        >>> gan.fit(data, epochs=10, callbacks=[ganzoo.balance.BalanceMonitor()])
+        >>> gan.fit(data, epochs=10, callbacks=[ganzoo.training.balance.BalanceMonitor()])
     """
 
     def __init__(self, threshold=0.01):

@@ -5,7 +5,7 @@ A checkpoint is resolved inside its own run only: the newest
 names its epoch, `model.weights.h5` opens and walks in h5py, the
 `arrays.npz` archive passes its CRC check). `latest.json` is a hint that is
 never followed out of the folder. A damaged checkpoint is kept and named,
-never deleted. `ganzoo.checkpoint` writes what these functions read.
+never deleted. `ganzoo.runs.checkpoint` writes what these functions read.
 """
 
 import json

@@ -10,15 +10,15 @@ import warnings
 import keras
 
 import ganzoo
-from ganzoo import callbacks as callbacks_module
-from ganzoo import checkpoint
-from ganzoo import config as config_module
+from ganzoo.training import callbacks as callbacks_module
+from ganzoo.runs import checkpoint
+from ganzoo.training import config as config_module
 from ganzoo import data
-from ganzoo import distribution as distribution_module
-from ganzoo import precision as precision_module
-from ganzoo import run_folder
-from ganzoo.balance import BalanceMonitor
-from ganzoo.hub import sha256_file, write_atomic
+from ganzoo.training import distribution as distribution_module
+from ganzoo.training import mixed_precision as precision_module
+from ganzoo.runs import run_folder
+from ganzoo.training.balance import BalanceMonitor
+from ganzoo.client.files import sha256_file, write_atomic
 from ganzoo.install_hints import missing_message
 
 PRECISIONS = precision_module.PRECISIONS
@@ -68,13 +68,13 @@ def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=
 
     Steps: validate `config`; `keras.utils.set_random_seed(recipe.seed)`;
     set the global dtype policy to `precision`; build and compile the GAN
-    (`ganzoo.config.build_gan`, `jit_compile=jit`); fit it on
+    (`ganzoo.training.config.build_gan`, `jit_compile=jit`); fit it on
     `ganzoo.data.load_epochs(recipe.dataset, ...)` with the default callbacks
     (`NaNGuard`, `GeneratorEMA` when `recipe.ema_decay` is set,
     `FrechetDistanceMonitor` when the dataset has a shipped classifier at
     this image size, `SampleGrid` every epoch, then the given `callbacks`,
     then `MetricsLog`, so keys they log reach the CSV, then
-    `ganzoo.checkpoint.RunCheckpoint`); restore the dtype policy; save;
+    `ganzoo.runs.checkpoint.RunCheckpoint`); restore the dtype policy; save;
     export.
 
     The run folder is locked while the run uses it (a second run into it
@@ -103,7 +103,7 @@ def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=
         `.lock` while the run holds the folder.
 
     Args:
-        config: a preset dict (see `ganzoo.config.validate_config`).
+        config: a preset dict (see `ganzoo.training.config.validate_config`).
         out_dir: the run folder (created).
         epochs: overrides `recipe.epochs` (recorded in config.json).
         verbose: Keras' verbosity: 1 progress bar, 2 a line per epoch, 0 none.
@@ -111,7 +111,7 @@ def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=
         export_onnx: export `generator.onnx` with `ganzoo.export.to_onnx`.
         precision: `"float32"`, `"mixed_float16"`, `"mixed_bfloat16"`, or
             `"auto"`: bf16 where the device has bf16 arithmetic, float16 on
-            older NVIDIA GPUs, float32 elsewhere (`ganzoo.precision`).
+            older NVIDIA GPUs, float32 elsewhere (`ganzoo.training.mixed_precision`).
         jit: compile the train step with XLA.
         fd_every: epochs between FD evaluations; default about 5 per run;
             0 disables FD.
@@ -119,7 +119,7 @@ def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=
         overwrite: replace a run already in `out_dir`.
         distribute: None (one device), `"all"` (data parallel on every
             local GPU) or N (N GPUs, or N host devices without one); see
-            `ganzoo.distribution`. `recipe.batch_size` is the global batch
+            `ganzoo.training.distribution`. `recipe.batch_size` is the global batch
             and the learning rates are the same as on one device.
 
     Returns:
@@ -133,8 +133,8 @@ def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=
     Raises:
         FileExistsError: `out_dir` holds another run and not `overwrite`,
             or files under a run file's name that no ganzoo run wrote.
-        ganzoo.run_folder.RunFolderFull: the disk filled up (one line).
-        ganzoo.run_folder.RunFolderInUse: another process trains into it.
+        ganzoo.runs.run_folder.RunFolderFull: the disk filled up (one line).
+        ganzoo.runs.run_folder.RunFolderInUse: another process trains into it.
         TrainingInterrupted: Ctrl-C (or SIGTERM, from the CLI) stopped it.
 
     Example:
@@ -186,7 +186,7 @@ def resume(out_dir, *, verbose=1, callbacks=()):
     files only writes them.
 
     The checkpoint is the newest intact `checkpoints/epoch_NNNN` of this run
-    (`ganzoo.checkpoint.find`): a broken or foreign `latest.json` is not
+    (`ganzoo.runs.checkpoint.find`): a broken or foreign `latest.json` is not
     followed, and no checkpoint is ever deleted to start over.
 
     Returns:
@@ -196,7 +196,7 @@ def resume(out_dir, *, verbose=1, callbacks=()):
         ValueError: `out_dir` holds no `ganzoo train` run; its checkpoints
             are all damaged (the message names the file); or `run.json` was
             edited since the checkpoint (the message names the key).
-        ganzoo.run_folder.RunFolderInUse: another process trains into it.
+        ganzoo.runs.run_folder.RunFolderInUse: another process trains into it.
     """
     out_dir = os.fspath(out_dir)
     run_folder.claim(out_dir, resume=True)  # before lock(), which would create a mistyped folder
@@ -345,7 +345,7 @@ def _run(config, out_dir, settings, *, verbose, callbacks, start):
     precision, jit = settings["precision"], settings["jit"]
     config["training"] = {
         "seconds": round(seconds, 2),
-        "command": settings["command"] or f"ganzoo.train.train(precision={precision!r}, jit={bool(jit)})",
+        "command": settings["command"] or f"ganzoo.runs.run.train(precision={precision!r}, jit={bool(jit)})",
         "ganzoo_version": ganzoo.__version__,
     }
     config_module.validate_config(config)

@@ -25,7 +25,7 @@ import posixpath
 import zipfile
 import zlib
 
-from ganzoo.preset_schema import refuse_code
+from ganzoo.client.preset_schema import refuse_code
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
@@ -156,7 +156,7 @@ def _keras_function(name):
 def _ganzoo_class(registered, class_name, module):
     import keras
 
-    import ganzoo.gan  # noqa: F401  (registers the GAN and its optimizer container)
+    import ganzoo.training.optimizer  # noqa: F401  (registers the optimizer container; the GAN registers itself)
     import ganzoo.models  # noqa: F401  (registers ganzoo's layers)
 
     return (
@@ -230,3 +230,29 @@ def check_keras_file(path):
     refuse_code(config, path)
     check_classes(config, path)
     return config
+
+
+def load_weights(network, path):
+    """Loads only the weights of a `.keras` archive (or `.weights.h5` file) into `network`.
+
+    Nothing of the file's model config is read, so a planted Lambda in it
+    never runs; the weights must fit `network` exactly.
+
+    Raises:
+        ValueError: not a Keras archive, a zip bomb (see
+            `check_archive`), or weights that do not fit.
+    """
+    path = os.fspath(path)
+    if path.endswith(".keras"):
+        # Keras reads model.weights.h5 out of the zip: refuse a bomb from the directory before it does.
+        check_archive(path, required=WEIGHTS_FILE)
+    import warnings
+
+    try:
+        # Keras only warns when part of the file has no match ("layers will retain their freshly-initialized
+        # weights"); a preset with half its weights random must be an error.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            network.load_weights(path)
+    except (ValueError, KeyError, OSError, UserWarning) as error:
+        raise ValueError(f"Expected {path} to hold the weights of {network.name!r}. Received: {error}"[:800]) from None

@@ -15,11 +15,9 @@ try:  # the base install has no Keras: say which extra brings it
 except ImportError as error:
     from ganzoo.install_hints import training_import_error
 
-    raise training_import_error('ganzoo.losses', error) from None
+    raise training_import_error("ganzoo.training.losses", error) from None
 
-AdversarialLoss = collections.namedtuple(
-    "AdversarialLoss", ["discriminator_loss", "generator_loss", "smoothable"]
-)
+AdversarialLoss = collections.namedtuple("AdversarialLoss", ["discriminator_loss", "generator_loss", "smoothable"])
 
 
 def _f32(x):
@@ -187,7 +185,5 @@ def get_loss(name):
         >>> get_loss("least_squares").generator_loss(ops.ones((4, 1)))
     """
     if not isinstance(name, str) or name not in LOSSES:
-        raise ValueError(
-            f"Expected loss to be one of {sorted(LOSSES)}. Received: loss={name!r}"
-        )
+        raise ValueError(f"Expected loss to be one of {sorted(LOSSES)}. Received: loss={name!r}")
     return LOSSES[name]

@@ -11,7 +11,7 @@ with its metadata sidecar `<name>.onnx.json` for browsers) and `index.txt`
 
 Files on a local hub are read in place and verified; files on an HTTP hub
 are downloaded once into the cache, `$GANZOO_CACHE` or
-`$KERAS_HOME/ganzoo` (default `~/.keras/ganzoo`), by `ganzoo.download`
+`$KERAS_HOME/ganzoo` (default `~/.keras/ganzoo`), by `ganzoo.client.download`
 (standard library only; a response deadline, a minimum rate, and the
 preset's `size_bytes` as the size cap) into a temporary name in the cache
 directory, then verified against the preset's size and sha256 and moved under
@@ -28,13 +28,13 @@ import contextlib
 import hashlib
 import os
 import re
-import secrets
 import tempfile
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from ganzoo.download import DownloadError, DownloadTooLarge, download, read_url
+from ganzoo.client.files import _temporary_name, sha256_file, write_atomic  # noqa: F401  (re-exported: the hub file rules)
+from ganzoo.client.download import DownloadError, DownloadTooLarge, download, read_url
 
 try:  # POSIX only; elsewhere concurrent downloads still end in an atomic rename
     import fcntl
@@ -61,7 +61,7 @@ def shipped_dir():
     `ganzoo.zoo_configs` to the top-level `zoo_configs/`); a source checkout
     or an editable install has it next to the `ganzoo` package.
     """
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent  # ganzoo/, above ganzoo/client/
     installed = package / "zoo_configs"
     return installed if installed.is_dir() else package.parent / "zoo_configs"
 
@@ -138,15 +138,6 @@ def cache_dir():
     if not os.access(base, os.W_OK):
         base = tempfile.gettempdir()
     return Path(base) / ".keras" / "ganzoo"
-
-
-def sha256_file(path):
-    """Returns the hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def check_size_bytes(filename, size_bytes):
@@ -352,30 +343,6 @@ def read_text(hub, filename, *, cache_subdir=None):
         except OSError as error:  # a full disk: one line naming the file
             raise _cache_error(cached, error) from None
     return text
-
-
-def _temporary_name(path):
-    return path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part"
-
-
-def write_atomic(path, data):
-    """Writes bytes to `path` through a temporary file in the same directory and `os.replace`.
-
-    The file gets the usual permissions (0666 minus the umask), unlike a
-    `tempfile.mkstemp` file (0600), so that a web server can serve it.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _temporary_name(path)
-    try:
-        with open(temporary, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())  # the bytes reach the disk before the name does
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def list_names(hub):

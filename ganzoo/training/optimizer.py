@@ -7,8 +7,12 @@ each. (`keras.optimizers.MultiOptimizer` refuses `LossScaleOptimizer`
 members, which mixed_float16 needs.)
 """
 
+import copy
+
 import keras
 from keras.src.saving import serialization_lib
+
+from ganzoo.client.preset_schema import validate_config
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
@@ -83,7 +87,9 @@ class GANOptimizer(keras.optimizers.Optimizer):
                     f"Expected {arg} to have a constant learning rate for model.optimizer.learning_rate to set. "
                     f"Received: {arg} with the schedule {inner._learning_rate!r}, which sets its rate every step."
                 )
-        d_rate, g_rate = (float(keras.ops.convert_to_numpy(o.learning_rate)) for o in (self.d_optimizer, self.g_optimizer))
+        d_rate, g_rate = (
+            float(keras.ops.convert_to_numpy(o.learning_rate)) for o in (self.d_optimizer, self.g_optimizer)
+        )
         value = float(keras.ops.convert_to_numpy(value))
         self.d_optimizer.learning_rate = value
         self.g_optimizer.learning_rate = g_rate * value / d_rate if d_rate else value
@@ -94,9 +100,7 @@ class GANOptimizer(keras.optimizers.Optimizer):
         self.g_optimizer.finalize_variable_values(getattr(self, "_g_variables", []))
 
     def apply(self, grads, trainable_variables=None):
-        raise NotImplementedError(
-            "GANOptimizer applies no gradients itself; use its d_optimizer and g_optimizer."
-        )
+        raise NotImplementedError("GANOptimizer applies no gradients itself; use its d_optimizer and g_optimizer.")
 
     def set_weights(self, weights):
         own = len(self._variables)
@@ -136,3 +140,13 @@ def check_pair(d_optimizer, g_optimizer):
 
 def _inner(optimizer):
     return getattr(optimizer, "inner_optimizer", optimizer)
+
+
+def build_optimizers(config):
+    """Returns fresh `(d_optimizer, g_optimizer)` from `config["recipe"]` (Keras optimizer classes only)."""
+    validate_config(config)
+    recipe = config["recipe"]
+    # deserialize_keras_object consumes parts of the dict it is given.
+    return tuple(
+        keras.saving.deserialize_keras_object(copy.deepcopy(recipe[key])) for key in ("d_optimizer", "g_optimizer")
+    )

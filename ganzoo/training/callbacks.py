@@ -24,12 +24,12 @@ try:  # the base install has no Keras: say which extra brings it
 except ImportError as error:
     from ganzoo.install_hints import training_import_error
 
-    raise training_import_error('ganzoo.callbacks', error) from None
+    raise training_import_error("ganzoo.training.callbacks", error) from None
 
-from ganzoo.hub import write_atomic
-from ganzoo.images import save_grid
-from ganzoo.networks import describe_generator
-from ganzoo.sampling import generate_images
+from ganzoo.client.files import write_atomic
+from ganzoo.client.images import save_grid
+from ganzoo.models.describe import describe_generator
+from ganzoo.training.sampling import generate_images
 
 # Column and plot order of the standard metrics; other keys follow, sorted.
 METRIC_ORDER = ("d_loss", "g_loss", "d_real", "d_fake", "gp", "fd")
@@ -93,8 +93,9 @@ class SampleGrid(keras.callbacks.Callback):
         images = generate_images(generator, self.n, labels=labels, seed=self.seed, num_classes=num_classes)
         self._last_saved = epoch
         if not np.all(np.isfinite(images)):  # a diverged generator; NaNGuard reports it
-            warnings.warn(f"SampleGrid: no grid for epoch {epoch + 1}: the samples hold NaN/Inf.", RuntimeWarning,
-                          stacklevel=2)
+            warnings.warn(
+                f"SampleGrid: no grid for epoch {epoch + 1}: the samples hold NaN/Inf.", RuntimeWarning, stacklevel=2
+            )
             return None
         path = os.path.join(self.out_dir, f"epoch_{epoch + 1:03d}.png")
         save_grid(images, path, nrow=num_classes)
@@ -165,7 +166,7 @@ class MetricsLog(keras.callbacks.Callback):
         write_atomic(self.path_csv, text.getvalue().encode("utf-8"))  # never a half-written CSV
 
     def _draws_equilibrium(self):
-        from ganzoo.balance import PROBABILITY_LOSSES
+        from ganzoo.training.balance import PROBABILITY_LOSSES
 
         if self.equilibrium == "auto":
             return getattr(self.model, "loss_name", None) in PROBABILITY_LOSSES
@@ -326,9 +327,14 @@ class NaNGuard(keras.callbacks.Callback):
             f"NaNGuard: {metric} is {value} at {where}. Stopped training and restored the generator and "
             f"discriminator weights from {self._taken_at}."
         )
-        self.tripped = {"metric": metric, "value": value, "epoch": epoch + 1,
-                        "batch": None if batch is None else batch + 1, "restored_from": self._taken_at,
-                        "message": message}
+        self.tripped = {
+            "metric": metric,
+            "value": value,
+            "epoch": epoch + 1,
+            "batch": None if batch is None else batch + 1,
+            "restored_from": self._taken_at,
+            "message": message,
+        }
         warnings.warn(message, RuntimeWarning, stacklevel=2)
 
     def on_train_begin(self, logs=None):
@@ -458,13 +464,20 @@ class FrechetDistanceMonitor(keras.callbacks.Callback):
 
         generator = _sampling_generator(self.model, self.ema)
         num_classes = getattr(self.model, "num_classes", None)
-        fake = generate_images(generator, self.n, labels=self._labels if num_classes is not None else None,
-                               seed=self.seed, num_classes=num_classes)
+        fake = generate_images(
+            generator,
+            self.n,
+            labels=self._labels if num_classes is not None else None,
+            seed=self.seed,
+            num_classes=num_classes,
+        )
         if not np.all(np.isfinite(fake)):
             fd = float("nan")  # NaNGuard sees it in the logs
         else:
             features = self._extractor(np.clip(fake, -1.0, 1.0))[0]
-            fd = float(metrics.frechet_distance_from_statistics(*self._real_statistics, *metrics.feature_statistics(features)))
+            fd = float(
+                metrics.frechet_distance_from_statistics(*self._real_statistics, *metrics.feature_statistics(features))
+            )
         self.history.append((epoch + 1, fd))
         if logs is not None:
             logs["fd"] = fd

@@ -94,7 +94,7 @@ def minimize(optimizer, variables, loss_fn):
 def _minimize_tf(optimizer, variables, loss_fn):
     import tensorflow as tf
 
-    from ganzoo.distribution import loss_scale
+    from ganzoo.training.distribution import loss_scale
 
     with tf.GradientTape() as tape:
         loss, aux = loss_fn()
@@ -137,9 +137,7 @@ def _minimize_jax(optimizer, variables, loss_fn):
     for variable, value in updates:  # BatchNorm statistics, the noise seed
         variable.assign(value)
     optimizer_variables = optimizer.variables
-    new_values, new_optimizer_values = optimizer.stateless_apply(
-        [v.value for v in optimizer_variables], grads, values
-    )
+    new_values, new_optimizer_values = optimizer.stateless_apply([v.value for v in optimizer_variables], grads, values)
     for variable, value in zip(variables, new_values):
         variable.assign(value)
     for variable, value in zip(optimizer_variables, new_optimizer_values):

@@ -8,7 +8,9 @@ and the ONNX export).
 import json
 import sys
 
-_HUB_HELP = "hub: a directory, file:// or http(s):// URL (default: $GANZOO_HUB_URL, else the presets shipped in the package)"
+_HUB_HELP = (
+    "hub: a directory, file:// or http(s):// URL (default: $GANZOO_HUB_URL, else the presets shipped in the package)"
+)
 
 
 def register(subparsers):
@@ -43,7 +45,10 @@ def register(subparsers):
         "rewritten in place (there is no destination argument). Example: ganzoo migrate runs/old_run old_hub/my_preset.json",
     )
     parser.add_argument(
-        "paths", nargs="+", metavar="PRESET_JSON_OR_RUN_DIR", help="preset JSON files and run folders, each rewritten in place"
+        "paths",
+        nargs="+",
+        metavar="PRESET_JSON_OR_RUN_DIR",
+        help="preset JSON files and run folders, each rewritten in place",
     )
     parser.set_defaults(handler=run_migrate)
 
@@ -74,11 +79,11 @@ def _quality_value(quality, key):
 
 
 def _row(name, hub):
-    from ganzoo import zoo
+    from ganzoo.client import presets
 
-    config = zoo.read_preset(name, hub)
-    shape = zoo.image_shape(config)
-    parameters = zoo.count_parameters(config["generator"])
+    config = presets.read_preset(name, hub)
+    shape = presets.image_shape(config)
+    parameters = presets.count_parameters(config["generator"])
     quality = config.get("quality")
     return [
         name,
@@ -104,24 +109,39 @@ def _table(header, rows):
 
 def run_list(args):
     """Handler of `ganzoo list`."""
-    from ganzoo import zoo
+    from ganzoo.client import presets
 
-    hub = zoo.hub_lib.Hub(args.hub)
+    hub = presets.hub_lib.Hub(args.hub)
     if hub.is_default:
-        names = zoo.list_presets()
+        names = presets.list_presets()
     else:
         # Only what that hub holds, so that every name listed works with `generate NAME --hub` too.
         if hub.local is not None and not hub.local.is_dir():
-            raise FileNotFoundError(f"Expected --hub to be a hub folder or URL. Received: {hub.url}, which does not exist")
+            raise FileNotFoundError(
+                f"Expected --hub to be a hub folder or URL. Received: {hub.url}, which does not exist"
+            )
         try:
-            names = zoo.hub_lib.list_names(hub)
+            names = presets.hub_lib.list_names(hub)
         except FileNotFoundError:
             raise FileNotFoundError(
                 f"Expected the hub {hub.url} to list its presets in index.txt (as `ganzoo publish` writes it). "
                 "Received: no index.txt"
             ) from None
         print(f"Presets of the hub {hub.url} (without --hub or $GANZOO_HUB_URL: the shipped ones)", file=sys.stderr)
-    header = ["NAME", "VARIANT", "DATASET", "IMAGE", "G PARAMS", "FID", "FD", "KID", "PREC", "RECALL", "LABEL ACC", "CLASS ENTROPY"]
+    header = [
+        "NAME",
+        "VARIANT",
+        "DATASET",
+        "IMAGE",
+        "G PARAMS",
+        "FID",
+        "FD",
+        "KID",
+        "PREC",
+        "RECALL",
+        "LABEL ACC",
+        "CLASS ENTROPY",
+    ]
     rows = []
     for name in names:
         try:
@@ -134,7 +154,7 @@ def run_list(args):
 
 def run_migrate(args):
     """Handler of `ganzoo migrate`."""
-    from ganzoo.migration import migrate_path
+    from ganzoo.runs.migration import migrate_path
 
     for path in args.paths:
         changed = migrate_path(path)
@@ -149,20 +169,20 @@ def _builder_call(entry):
 
 def run_info(args):
     """Handler of `ganzoo info NAME`."""
-    from ganzoo import zoo
+    from ganzoo.client import presets
 
-    config = zoo.read_preset(args.name, args.hub)
+    config = presets.read_preset(args.name, args.hub)
     if args.json:
         print(json.dumps(config, indent=2))
         return 0
-    config = zoo.load_config(args.name, args.hub)
+    config = presets.load_config(args.name, args.hub)
     gan, recipe, weights = config["gan"], config["recipe"], config["weights"]
     facts = [
         ("name", args.name),
-        ("source", zoo.preset_source(args.name, args.hub)),
+        ("source", presets.preset_source(args.name, args.hub)),
         ("variant", config["variant"]),
         ("description", config["description"]),
-        ("image shape", zoo.image_shape(config)),
+        ("image shape", presets.image_shape(config)),
         ("latent_dim", gan["latent_dim"]),
         ("num_classes", gan["num_classes"]),
         ("loss", gan["loss"]),
@@ -171,15 +191,26 @@ def run_info(args):
         ("label targets", f"real {1 - gan['label_smoothing']:g}, fake {gan['fake_label_smoothing']:g}"),
         ("generator", _builder_call(config["generator"])),
         ("discriminator", _builder_call(config["discriminator"])),
-        ("generator parameters", _cell(zoo.count_parameters(config["generator"]), ",")),
-        ("discriminator parameters", _cell(zoo.count_parameters(config["discriminator"]), ",")),
-        ("recipe", f"{recipe['dataset']} {recipe['image_size']}px, batch {recipe['batch_size']}, "
-                   f"{recipe['epochs']} epochs, seed {recipe['seed']}, ema_decay {recipe['ema_decay']}"),
+        ("generator parameters", _cell(presets.count_parameters(config["generator"]), ",")),
+        ("discriminator parameters", _cell(presets.count_parameters(config["discriminator"]), ",")),
+        (
+            "recipe",
+            f"{recipe['dataset']} {recipe['image_size']}px, batch {recipe['batch_size']}, "
+            f"{recipe['epochs']} epochs, seed {recipe['seed']}, ema_decay {recipe['ema_decay']}",
+        ),
         ("weights", f"{weights['file']} ({_cell(weights['size_bytes'], ',')} bytes), sha256 {weights['sha256']}"),
-        ("onnx", "-" if config.get("onnx") is None else
-         f"{config['onnx']['file']} ({config['onnx']['size_bytes']:,} bytes, uint8 pixels), sha256 {config['onnx']['sha256']}"),
-        ("training", "-" if config["training"] is None else
-         f"{config['training']['seconds']:.0f} s: {config['training']['command']} (ganzoo {config['training']['ganzoo_version']})"),
+        (
+            "onnx",
+            "-"
+            if config.get("onnx") is None
+            else f"{config['onnx']['file']} ({config['onnx']['size_bytes']:,} bytes, uint8 pixels), sha256 {config['onnx']['sha256']}",
+        ),
+        (
+            "training",
+            "-"
+            if config["training"] is None
+            else f"{config['training']['seconds']:.0f} s: {config['training']['command']} (ganzoo {config['training']['ganzoo_version']})",
+        ),
         ("quality", "-" if config["quality"] is None else json.dumps(config["quality"])),
     ]
     width = max(len(key) for key, _ in facts)
@@ -190,11 +221,11 @@ def run_info(args):
 
 def run_download(args):
     """Handler of `ganzoo download NAME ...`."""
-    from ganzoo import zoo
+    from ganzoo.client import presets
 
     if args.all:  # what the hub holds: a `ganzoo publish` folder lacks the shipped presets' files
-        hub = zoo.hub_lib.Hub(args.hub)
-        names = zoo.hub_lib.list_names(hub)
+        hub = presets.hub_lib.Hub(args.hub)
+        names = presets.hub_lib.list_names(hub)
         if not names:
             raise ValueError(f"Expected the hub {hub.url} to hold presets (NAME.json files). Received: none")
     else:
@@ -203,12 +234,12 @@ def run_download(args):
         raise ValueError("Expected at least one preset NAME, or --all. Received: none")
     for name in names:
         try:
-            config = zoo.load_config(name, args.hub)
+            config = presets.load_config(name, args.hub)
             paths = []
             if config["weights"]["file"] is not None or config.get("onnx") is None:
-                paths.append(zoo.weights_path(name, args.hub, config))  # names the problem if neither exists
+                paths.append(presets.weights_path(name, args.hub, config))  # names the problem if neither exists
             if config.get("onnx") is not None:
-                paths.append(zoo.onnx_path(name, args.hub, config))
+                paths.append(presets.onnx_path(name, args.hub, config))
         except ConnectionError as error:  # the CLI reports only bad-input errors itself
             print(f"ganzoo download: error: {error}", file=sys.stderr)
             return 1
@@ -218,7 +249,7 @@ def run_download(args):
 
 def run_publish(args):
     """Handler of `ganzoo publish RUN_DIR --name NAME --hub DIR`."""
-    from ganzoo.publish import publish
+    from ganzoo.runs.publish import publish
 
     try:
         path = publish(args.run_dir, args.name, args.hub, description=args.description, overwrite=args.overwrite)

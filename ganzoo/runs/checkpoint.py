@@ -42,10 +42,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ganzoo.checkpoint_check import FOLDER, LATEST, NAME, first_line
-from ganzoo.checkpoint_check import check_trained_with, find, latest, started  # noqa: F401 - this module's API
-from ganzoo.hub import write_atomic
-from ganzoo.run_folder import write_failed
+from ganzoo.runs.checkpoint_check import FOLDER, LATEST, NAME, first_line
+from ganzoo.runs.checkpoint_check import check_trained_with, find, latest, started  # noqa: F401 - this module's API
+from ganzoo.client.files import write_atomic
+from ganzoo.runs.run_folder import write_failed
 
 # Leftovers of a killed writer: a checkpoint's staging folder, latest.json's temporary file.
 _STAGING = re.compile(r"\.epoch_\d{4,}\.\d+\.part|\.latest\.json\.\d+\.[0-9a-f]{8}\.part")
@@ -73,7 +73,7 @@ class RunCheckpoint(keras.callbacks.Callback):
             refuse a resume under other settings.
 
     Raises:
-        ganzoo.run_folder.RunFolderFull: the disk is full (one line naming
+        ganzoo.runs.run_folder.RunFolderFull: the disk is full (one line naming
             the checkpoint; the previous one stays).
     """
 

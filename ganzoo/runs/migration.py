@@ -20,10 +20,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ganzoo import hub as hub_lib
+from ganzoo.client import hub as hub_lib
 from ganzoo.models import dcgan_discriminator, dcgan_generator, upsampling_plan
 from ganzoo.models.registry import build_network, network_entry
-from ganzoo.preset_schema import validate_config
+from ganzoo.client.preset_schema import validate_config
 
 _PROBE_POLICY = "mixed_bfloat16"  # how 0.1 told policy-following layers from float32-pinned ones
 _GAN_KEYS = (
@@ -125,7 +125,7 @@ def upgrade_config(config, source="the config"):
 
 def _same_images(config, weights_file):
     """Raises unless the builder's generator with the file's weights draws what the file's own model draws."""
-    from ganzoo.zoo import load_generator_file, load_weights
+    from ganzoo.training.generators import load_generator_file, load_weights
 
     own = load_generator_file(weights_file)
     rebuilt = build_network(config["generator"], dtype="float32")

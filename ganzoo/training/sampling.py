@@ -7,9 +7,9 @@ try:  # the base install has no Keras: say which extra brings it
 except ImportError as error:
     from ganzoo.install_hints import training_import_error
 
-    raise training_import_error('ganzoo.sampling', error) from None
+    raise training_import_error("ganzoo.training.sampling", error) from None
 
-from ganzoo.networks import describe_generator
+from ganzoo.models.describe import describe_generator
 
 
 def sample_noise(n, latent_dim, seed=None):
@@ -80,7 +80,9 @@ def generate_images(generator, n, labels=None, seed=None, batch_size=256, num_cl
         raise ValueError(f"Expected n to be a positive int. Received: n={n!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"Expected batch_size to be a positive int. Received: batch_size={batch_size!r}")
-    if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**32):
+    if seed is not None and (
+        not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**32
+    ):
         raise ValueError(f"Expected seed to be None or an int in [0, 2**32). Received: seed={seed!r}")
     spec = describe_generator(generator, num_classes)
     if labels is None and spec["num_classes"] is not None:  # as `ganzoo generate` does: one class per column

@@ -62,7 +62,8 @@ def gather(x):
     gathered = context.all_gather(x, axis=0)
     replicas = context.num_replicas_in_sync
     check = tf.debugging.assert_equal(
-        tf.shape(gathered)[0] % replicas, 0,
+        tf.shape(gathered)[0] % replicas,
+        0,
         message=f"Expected every global batch to divide evenly among the {replicas} replicas (e.g. "
         "dataset.batch(..., drop_remainder=True)). Received a batch that does not",
     )
@@ -167,7 +168,9 @@ def data_parallel(replicas):
                 f"Received: N={replicas}"
             )
         if replicas is None and devices[0].platform == "cpu":
-            raise ValueError("Expected a local GPU or TPU for --distribute. Received: only the CPU; pass --distribute N")
+            raise ValueError(
+                "Expected a local GPU or TPU for --distribute. Received: only the CPU; pass --distribute N"
+            )
         chosen = devices[: replicas or len(devices)]
         previous = keras.distribution.distribution()
         keras.distribution.set_distribution(keras.distribution.DataParallel(devices=chosen))

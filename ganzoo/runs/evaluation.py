@@ -15,8 +15,8 @@ train-vs-test baseline; it needs the `fid` extra.
 import numpy as np
 
 from ganzoo import data, metrics
-from ganzoo.networks import describe_generator
-from ganzoo.sampling import generate_images
+from ganzoo.models.describe import describe_generator
+from ganzoo.training.sampling import generate_images
 
 DEFAULT_SAMPLES = 10_000
 

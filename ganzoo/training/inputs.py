@@ -15,7 +15,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from ganzoo import gradients
+from ganzoo.training import gradients
 
 _PIXEL_TOLERANCE = 1e-3  # resizing and float rounding may overshoot [-1, 1] a little
 
@@ -93,7 +93,11 @@ def check_values(images, labels, num_classes, where="x"):
             )
     if labels is not None and num_classes is not None:
         values = np.asarray(labels)
-        if values.size and np.issubdtype(values.dtype, np.integer) and (values.min() < 0 or values.max() >= num_classes):
+        if (
+            values.size
+            and np.issubdtype(values.dtype, np.integer)
+            and (values.min() < 0 or values.max() >= num_classes)
+        ):
             raise ValueError(
                 f"Expected labels in [0, {num_classes}) because num_classes={num_classes}. "
                 f"Received: labels with min {values.min()} and max {values.max()}"
@@ -113,8 +117,11 @@ def split_element(element):
 def _check_dataset(dataset, image_shape, num_classes):
     import tensorflow as tf
 
-    message = _PIPELINE_MESSAGE + " scaled to [-1, 1]" + (
-        "" if num_classes is None else f" and labels in [0, {num_classes}) (num_classes={num_classes})")
+    message = (
+        _PIPELINE_MESSAGE
+        + " scaled to [-1, 1]"
+        + ("" if num_classes is None else f" and labels in [0, {num_classes}) (num_classes={num_classes})")
+    )
 
     def check(*element):
         images, labels = split_element(element[0] if len(element) == 1 else element)
@@ -125,8 +132,11 @@ def _check_dataset(dataset, image_shape, num_classes):
             checks.append(tf.debugging.Assert(ok, [message + ". Received images outside [-1, 1] or not finite"]))
         if labels is not None and labels.dtype.is_integer and num_classes is not None:
             checks.append(tf.debugging.assert_non_negative(labels, message=message + ". Received a negative label"))
-            checks.append(tf.debugging.assert_less(labels, tf.cast(num_classes, labels.dtype),
-                                                   message=message + ". Received a label >= num_classes"))
+            checks.append(
+                tf.debugging.assert_less(
+                    labels, tf.cast(num_classes, labels.dtype), message=message + ". Received a label >= num_classes"
+                )
+            )
         with tf.control_dependencies(checks):
             return tf.nest.map_structure(tf.identity, element[0] if len(element) == 1 else element)
 
@@ -193,7 +203,7 @@ def checked_fit_data(x, y, image_shape, num_classes):
     except ImportError:
         tf = None
     if tf is not None and isinstance(x, tf.data.Dataset):
-        from ganzoo.distribution import hides_batch_size
+        from ganzoo.training.distribution import hides_batch_size
 
         if int(x.cardinality()) == 0:  # known to be empty (an unknown cardinality is checked after fit)
             raise ValueError("Expected a tf.data.Dataset that yields batches. Received: an empty dataset")

@@ -1,7 +1,7 @@
 """Preset configs as code: defaults for each variant, and building Keras objects from a preset.
 
 A preset is a JSON dict checked by `validate_config` (see
-`ganzoo.preset_schema` and `zoo_configs/README.md`). `default_config`
+`ganzoo.client.preset_schema` and `zoo_configs/README.md`). `default_config`
 writes one for each variant following its paper; `build_gan` and
 `build_optimizers` turn one into Keras objects. Each network is stored as
 a builder name and its arguments (`{"builder": "dcgan_generator", "args":
@@ -12,10 +12,9 @@ This module imports Keras only inside the functions that build objects, so
 validating a preset stays cheap.
 """
 
-import copy
 import json
 
-from ganzoo.preset_schema import (  # noqa: F401  (re-exported: the config API in one place)
+from ganzoo.client.preset_schema import (  # noqa: F401  (re-exported: the config API in one place)
     LOSS_NAMES,
     VARIANTS,
     load_config_file,
@@ -63,9 +62,22 @@ def _optimizer_spec(name, learning_rate, beta_1, beta_2):
     return spec
 
 
-def default_config(variant, *, dataset="digits", image_size=None, epochs=None, batch_size=None, seed=0,
-                   latent_dim=None, filters=None, ema_decay=None, conditional=None, architecture="dcgan",
-                   label_smoothing=0.0, fake_label_smoothing=0.0):
+def default_config(
+    variant,
+    *,
+    dataset="digits",
+    image_size=None,
+    epochs=None,
+    batch_size=None,
+    seed=0,
+    latent_dim=None,
+    filters=None,
+    ema_decay=None,
+    conditional=None,
+    architecture="dcgan",
+    label_smoothing=0.0,
+    fake_label_smoothing=0.0,
+):
     """Returns a full preset dict for a variant, with the paper's hyper-parameters.
 
     - `dcgan`: BN+ReLU generator with a tanh output, LeakyReLU(0.2)
@@ -119,7 +131,9 @@ def default_config(variant, *, dataset="digits", image_size=None, epochs=None, b
     if conditional is None:
         conditional = variant == "cgan"
     if not isinstance(conditional, bool) or (variant == "cgan" and not conditional):
-        raise ValueError(f"Expected conditional to be True or False (True for cgan). Received: conditional={conditional!r}")
+        raise ValueError(
+            f"Expected conditional to be True or False (True for cgan). Received: conditional={conditional!r}"
+        )
     if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1):
         raise ValueError(f"Expected image_size to be None or a positive int. Received: image_size={image_size!r}")
     shape = data.image_shape(dataset, image_size)
@@ -132,7 +146,9 @@ def default_config(variant, *, dataset="digits", image_size=None, epochs=None, b
         filters = 128 if architecture == "resnet" else sizes["filters"]
     num_classes = len(data.class_names(dataset)) if conditional else None
     if conditional and num_classes < 2:
-        raise ValueError(f"Expected a dataset with at least 2 classes for a conditional GAN. Received: dataset={dataset!r}")
+        raise ValueError(
+            f"Expected a dataset with at least 2 classes for a conditional GAN. Received: dataset={dataset!r}"
+        )
 
     shared = {"image_shape": list(shape), "num_classes": num_classes, "filters": filters}
     generator = network_entry(f"{architecture}_generator", latent_dim=latent_dim, **shared)
@@ -140,8 +156,9 @@ def default_config(variant, *, dataset="digits", image_size=None, epochs=None, b
         normalization = None if variant in ("wgan_gp", "sngan") else "batch"
     else:  # the papers' ResNet critics: no batch norm (WGAN-GP, SNGAN); DCGAN-style losses keep it
         normalization = "batch" if variant in ("dcgan", "lsgan", "cgan") else None
-    discriminator = network_entry(f"{architecture}_discriminator", **shared, normalization=normalization,
-                                  spectral_norm=variant == "sngan")
+    discriminator = network_entry(
+        f"{architecture}_discriminator", **shared, normalization=normalization, spectral_norm=variant == "sngan"
+    )
     if variant == "wgan_gp":
         gan = {"loss": "wasserstein", "discriminator_steps": 5, "gradient_penalty_weight": 10.0}
         optimizer = (1e-4, 0.0, 0.9)
@@ -158,8 +175,13 @@ def default_config(variant, *, dataset="digits", image_size=None, epochs=None, b
         "description": description + f" Dataset: {dataset}, {shape[0]}x{shape[1]}.",
         "generator": generator,
         "discriminator": discriminator,
-        "gan": {"latent_dim": latent_dim, **gan, "label_smoothing": label_smoothing,
-                "fake_label_smoothing": fake_label_smoothing, "num_classes": num_classes},
+        "gan": {
+            "latent_dim": latent_dim,
+            **gan,
+            "label_smoothing": label_smoothing,
+            "fake_label_smoothing": fake_label_smoothing,
+            "num_classes": num_classes,
+        },
         "recipe": {
             "dataset": dataset,
             "image_size": shape[0],
@@ -188,38 +210,19 @@ def build_network(entry, dtype=None, source="a network entry"):
 
 
 def build_optimizers(config):
-    """Returns fresh `(d_optimizer, g_optimizer)` from `config["recipe"]` (Keras optimizer classes only)."""
-    import keras
+    """Returns fresh `(d_optimizer, g_optimizer)` from `config["recipe"]` (see `ganzoo.training.optimizer`)."""
+    from ganzoo.training.optimizer import build_optimizers as build
 
-    validate_config(config)
-    recipe = config["recipe"]
-    # deserialize_keras_object consumes parts of the dict it is given.
-    return tuple(keras.saving.deserialize_keras_object(copy.deepcopy(recipe[key])) for key in ("d_optimizer", "g_optimizer"))
+    return build(config)
 
 
 def build_gan(config, compile=True, dtype=None, **compile_kwargs):
-    """Builds the `ganzoo.GAN` a preset describes.
-
-    Args:
-        config: a preset dict (validated here).
-        compile: also compile it with `build_optimizers(config)`.
-        dtype: dtype policy of the networks' hidden layers; None follows
-            the global policy (set it to train in mixed precision).
-        **compile_kwargs: passed to `GAN.compile`, e.g. `jit_compile=True`.
-
-    Returns:
-        A `ganzoo.GAN`, compiled unless `compile=False`.
+    """Builds the `ganzoo.GAN` a preset describes (see `GAN.from_recipe`).
 
     Example:
         >>> gan = build_gan(default_config("dcgan", epochs=1))
         >>> gan.fit(ganzoo.data.load("digits"), epochs=1)
     """
-    from ganzoo.gan import GAN
+    from ganzoo.training.gan import GAN
 
-    validate_config(config)
-    generator = build_network(config["generator"], dtype, source="generator")
-    discriminator = build_network(config["discriminator"], dtype, source="discriminator")
-    gan = GAN(generator, discriminator, **config["gan"])
-    if compile:
-        gan.compile(*build_optimizers(config), **compile_kwargs)
-    return gan
+    return GAN.from_recipe(config, compile=compile, dtype=dtype, **compile_kwargs)

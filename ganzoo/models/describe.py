@@ -8,14 +8,13 @@ depends on a ganzoo layer: networks built with plain Keras layers (an
 `Embedding` or `CategoryEncoding` for the label) work the same.
 """
 
-
 try:  # the base install has no Keras: say which extra brings it
     import keras
     from keras import ops
 except ImportError as error:
     from ganzoo.install_hints import training_import_error
 
-    raise training_import_error('ganzoo.networks', error) from None
+    raise training_import_error("ganzoo.models.describe", error) from None
 
 
 def _label_encoders(model):
@@ -87,7 +86,9 @@ def describe_generator(generator, num_classes=None):
             "Expected a generator with one image output (batch, height, width, channels). "
             f"Received outputs with shapes {[tuple(o.shape) for o in generator.outputs]}"
         )
-    if num_classes is not None and (not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2):
+    if num_classes is not None and (
+        not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2
+    ):
         raise ValueError(f"Expected num_classes to be None or an int >= 2. Received: num_classes={num_classes!r}")
     if len(inputs) == 1:
         if num_classes is not None:

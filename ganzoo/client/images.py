@@ -55,8 +55,7 @@ def grid_array(images, nrow=None, padding=2, pad_value=128, scale=None):
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[0] == 0 or images.shape[-1] not in (1, 3):
         raise ValueError(
-            "Expected images of shape (N, height, width, 1 or 3) with N >= 1. "
-            f"Received: images.shape={images.shape}"
+            f"Expected images of shape (N, height, width, 1 or 3) with N >= 1. Received: images.shape={images.shape}"
         )
     n, h, w, c = images.shape
     nrow = math.ceil(math.sqrt(n)) if nrow is None else nrow
@@ -97,7 +96,7 @@ def save_grid(images, path, nrow=None, padding=2, pad_value=128, scale=None):
 
     import io
 
-    from ganzoo.hub import write_atomic
+    from ganzoo.client.files import write_atomic
 
     image_format = Image.registered_extensions().get(os.path.splitext(os.fspath(path))[1].lower())
     if os.path.isdir(path) or image_format is None or image_format not in Image.SAVE:

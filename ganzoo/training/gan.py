@@ -13,14 +13,20 @@ try:  # the base install has no Keras: say which extra brings it
 except ImportError as error:
     from ganzoo.install_hints import training_import_error
 
-    raise training_import_error('ganzoo.gan', error) from None
+    raise training_import_error("ganzoo.training.gan", error) from None
 
-from ganzoo import distribution, gradients, inputs
-from ganzoo.losses import get_loss, gradient_penalty_from_gradients
-from ganzoo import networks
-from ganzoo.networks import check_discriminator, describe_generator
-from ganzoo.optimizer import GANOptimizer, check_pair
-from ganzoo.sampling import generate_images
+from ganzoo.client import presets
+from ganzoo.client.preset_schema import validate_config
+from ganzoo.models.registry import build_network
+from ganzoo.training import distribution
+from ganzoo.training import gradients
+from ganzoo.training import inputs
+from ganzoo.training.losses import get_loss, gradient_penalty_from_gradients
+from ganzoo.models import describe as networks
+from ganzoo.models.describe import check_discriminator, describe_generator
+from ganzoo.training.keras_file import load_weights
+from ganzoo.training.optimizer import GANOptimizer, build_optimizers, check_pair
+from ganzoo.training.sampling import generate_images
 
 _BCE_LOSSES = ("non_saturating", "minimax")
 
@@ -46,7 +52,7 @@ class GAN(keras.Model):
         discriminator: any model mapping images (and labels) to one logit
             per sample, output `(batch, 1)`.
         latent_dim: size of z; must match the generator.
-        loss: one of `ganzoo.losses.LOSSES`: `"non_saturating"` (DCGAN),
+        loss: one of `ganzoo.training.losses.LOSSES`: `"non_saturating"` (DCGAN),
             `"least_squares"` (LSGAN), `"wasserstein"` (WGAN-GP),
             `"minimax"`, `"hinge"`.
         discriminator_steps: discriminator updates per generator update
@@ -132,8 +138,9 @@ class GAN(keras.Model):
             raise ValueError(
                 f"Expected gradient_penalty_weight to be a finite float >= 0. Received: gradient_penalty_weight={gradient_penalty_weight!r}"
             )
-        if gradient_penalty_weight > 0 and any(isinstance(layer, keras.layers.BatchNormalization)
-                                               for layer in networks.all_layers(discriminator)):
+        if gradient_penalty_weight > 0 and any(
+            isinstance(layer, keras.layers.BatchNormalization) for layer in networks.all_layers(discriminator)
+        ):
             raise ValueError(
                 "Expected a discriminator without BatchNormalization when gradient_penalty_weight > 0: the penalty "
                 "is per sample and batch norm mixes samples. Build it with normalization=None or 'layer'. "
@@ -316,7 +323,7 @@ class GAN(keras.Model):
         return ops.sigmoid(logits) if self.loss_name in _BCE_LOSSES else logits
 
     def _global_draw(self, draw, batch, shape):
-        """Draws `(batch * replicas, *shape)` numbers and returns this replica's rows (see `ganzoo.distribution`)."""
+        """Draws `(batch * replicas, *shape)` numbers and returns this replica's rows (see `ganzoo.training.distribution`)."""
         return distribution.replica_rows(draw((batch * distribution.num_replicas(), *shape), seed=self.seed_generator))
 
     def _d_loss(self, real_images, labels):
@@ -344,7 +351,9 @@ class GAN(keras.Model):
 
     def _g_loss(self, batch, labels):
         z = self._global_draw(keras.random.normal, batch, (self.latent_dim,))
-        fake_logits = self.discriminator(self._inputs(self.generator(self._inputs(z, labels), training=True), labels), training=True)
+        fake_logits = self.discriminator(
+            self._inputs(self.generator(self._inputs(z, labels), training=True), labels), training=True
+        )
         return self._adversarial.generator_loss(fake_logits) + networks.network_losses(self.generator), None
 
     def train_step(self, *args):
@@ -357,8 +366,9 @@ class GAN(keras.Model):
     def _train_step(self, data):
         images, labels = self._unpack(data)
         # Under tf.distribute: split the global batch as one device would, then keep this replica's rows.
-        batches, batch = inputs.critic_batches(distribution.gather(images), distribution.gather(labels),
-                                               self.discriminator_steps)
+        batches, batch = inputs.critic_batches(
+            distribution.gather(images), distribution.gather(labels), self.discriminator_steps
+        )
         batches = [(distribution.replica_rows(real), distribution.replica_rows(lab)) for real, lab in batches]
         batch = batch // distribution.num_replicas()
         d_vars = self.discriminator.trainable_variables
@@ -389,7 +399,7 @@ class GAN(keras.Model):
             if value is not None and not (key == "validation_split" and value == 0):
                 raise ValueError(
                     f"Expected no {key}: a GAN has no validation loss to evaluate (monitor quality with "
-                    f"ganzoo.callbacks.FrechetDistanceMonitor). Received: {key}={kwargs[key]!r}"
+                    f"ganzoo.training.callbacks.FrechetDistanceMonitor). Received: {key}={kwargs[key]!r}"
                 )
         x, y = inputs.checked_fit_data(x, y, self.image_shape, self.num_classes)
         empty = "Expected x to yield at least one batch. Received: data that yielded none (empty?)"
@@ -403,6 +413,28 @@ class GAN(keras.Model):
         if history.epoch and not history.history:  # every epoch ran without a single batch
             raise ValueError(empty)
         return history
+
+    @classmethod
+    def from_recipe(cls, config, compile=True, dtype=None, **compile_kwargs):
+        """Builds the GAN a preset dict describes: its networks, GAN settings and (compiled) optimizers.
+
+        Args:
+            config: a preset dict (validated here; see `ganzoo.default_config`).
+            compile: also compile it with the recipe's optimizers.
+            dtype: dtype policy of the networks' hidden layers; None follows
+                the global policy (set it to train in mixed precision).
+            **compile_kwargs: passed to `compile`, e.g. `jit_compile=True`.
+
+        Example:
+            >>> gan = GAN.from_recipe(ganzoo.default_config("dcgan", epochs=1))
+        """
+        validate_config(config)
+        generator = build_network(config["generator"], dtype=dtype, source="generator")
+        discriminator = build_network(config["discriminator"], dtype=dtype, source="discriminator")
+        gan = cls(generator, discriminator, **config["gan"])
+        if compile:
+            gan.compile(*build_optimizers(config), **compile_kwargs)
+        return gan
 
     @classmethod
     def from_preset(cls, name, hub=None, **compile_kwargs):
@@ -423,13 +455,15 @@ class GAN(keras.Model):
             >>> gan = GAN.from_preset("dcgan_digits")
             >>> gan.fit(ganzoo.data.load("digits"), epochs=1)
         """
-        from ganzoo import zoo  # lazily: the zoo depends on gan, not the reverse
-
-        return zoo.gan_from_preset(name, hub=hub, **compile_kwargs)
+        config = presets.load_config(name, hub)
+        gan = cls.from_recipe(config, compile=True, **compile_kwargs)  # first: bad arguments fail before a download
+        load_weights(gan.generator, presets.weights_path(name, hub, config))
+        return gan
 
     # -- sampling ---------------------------------------------------------
 
     def generate(self, n, labels=None, seed=None, batch_size=256):
         """Generates `n` images in [-1, 1] (see `ganzoo.generate_images`)."""
-        return generate_images(self.generator, n, labels=labels, seed=seed, batch_size=batch_size,
-                               num_classes=self.num_classes)
+        return generate_images(
+            self.generator, n, labels=labels, seed=seed, batch_size=batch_size, num_classes=self.num_classes
+        )

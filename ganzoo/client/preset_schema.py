@@ -13,11 +13,11 @@ import math
 import numbers
 import re
 
-from ganzoo import network_args
-from ganzoo.network_args import DISCRIMINATOR_BUILDERS, GENERATOR_BUILDERS  # noqa: F401  (re-exported)
+from ganzoo.client import network_args
+from ganzoo.client.network_args import DISCRIMINATOR_BUILDERS, GENERATOR_BUILDERS  # noqa: F401  (re-exported)
 
 VARIANTS = ("dcgan", "lsgan", "wgan_gp", "cgan", "sngan")
-# Kept equal to `ganzoo.losses.LOSSES` and its `smoothable` losses (tests check) so that validation needs no Keras
+# Kept equal to `ganzoo.training.losses.LOSSES` and its `smoothable` losses (tests check) so that validation needs no Keras
 # import. Label smoothing moves targets: the losses without target labels (hinge, wasserstein) have none to move.
 LOSS_NAMES = ("hinge", "least_squares", "minimax", "non_saturating", "wasserstein")
 _TARGET_LOSSES = ("least_squares", "minimax", "non_saturating")
@@ -261,7 +261,7 @@ def validate_config(config, source=None):
     is an error naming the key path (e.g. `recipe.batch_size`). Integers
     are accepted where a float is expected; booleans are never numbers.
     Network arguments are checked against their builder's declaration in
-    `ganzoo.network_args` (types and bounds), and for agreement with `gan`
+    `ganzoo.client.network_args` (types and bounds), and for agreement with `gan`
     and `recipe`; the weights they give are counted without building
     anything, compared to `parameters` and to `network_args.MAX_PARAMETERS`.
 

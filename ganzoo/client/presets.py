@@ -1,13 +1,13 @@
-"""Named presets: the one resolver of preset names, generator loading, publishing.
+"""Named presets: the one resolver of preset names, reading and listing them (no Keras).
 
 A preset is one JSON file `<name>.json` in the schema of
-`zoo_configs/README.md` (see `ganzoo.config.validate_config`); its generator
-weights are a `.keras` file on a hub (see `ganzoo.hub`). The presets shipped
+`zoo_configs/README.md` (see `ganzoo.client.preset_schema.validate_config`); its generator
+weights are a `.keras` file on a hub (see `ganzoo.client.hub`). The presets shipped
 in the package always win over a hub's file of the same name, so their
 pinned sha256 also guards downloads from a mirror.
 
-Reading and listing presets imports neither Keras nor TensorFlow; loading
-a generator does.
+This module imports neither Keras nor TensorFlow; loading a generator
+(`ganzoo.training.generators`) does.
 
 Example:
     >>> ganzoo.list_presets()[:2]
@@ -20,13 +20,10 @@ Example:
 import contextlib
 import difflib
 import json
-import os
 import re
 
-from ganzoo import hub as hub_lib
-from ganzoo import keras_file
-from ganzoo.keras_file import check_keras_file  # the zoo's check of a user's .keras file
-from ganzoo.config import validate_config
+from ganzoo.client import hub as hub_lib
+from ganzoo.client.preset_schema import validate_config
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
@@ -114,7 +111,7 @@ def read_preset(name, hub=None):
 
 
 def load_config(name, hub=None):
-    """Returns the validated preset dict of `name` (see `ganzoo.config.validate_config`).
+    """Returns the validated preset dict of `name` (see `ganzoo.client.preset_schema.validate_config`).
 
     Args:
         name: a preset name, e.g. `"dcgan_fashion_mnist"`.
@@ -136,11 +133,11 @@ def weights_path(name, hub=None, config=None):
     """Returns a local, sha256-verified path of the preset's generator file.
 
     Downloads it into the cache first when the hub is an HTTP mirror (see
-    `ganzoo.hub.fetch`).
+    `ganzoo.client.hub.fetch`).
 
     Raises:
         ValueError: the preset has no published weights, or a hash mismatch.
-        FileNotFoundError, ConnectionError: see `ganzoo.hub.fetch`.
+        FileNotFoundError, ConnectionError: see `ganzoo.client.hub.fetch`.
     """
     config = load_config(name, hub) if config is None else config
     weights = config["weights"]
@@ -165,7 +162,7 @@ def onnx_path(name, hub=None, config=None):
 
     Raises:
         ValueError: the preset has no ONNX file, or a hash mismatch.
-        FileNotFoundError, ConnectionError: see `ganzoo.hub.fetch`.
+        FileNotFoundError, ConnectionError: see `ganzoo.client.hub.fetch`.
     """
     config = load_config(name, hub) if config is None else config
     published = config.get("onnx")
@@ -178,113 +175,6 @@ def onnx_path(name, hub=None, config=None):
     return hub_lib.fetch(
         hub_lib.Hub(hub), published["file"], published["sha256"], cache_subdir=name, size_bytes=published["size_bytes"]
     )
-
-
-def load_generator_file(path):
-    """Loads a generator `.keras` file safely (no code from the file runs).
-
-    `check_keras_file` (zip directory: sizes, ratios, names; config: no
-    Lambda, only Keras and ganzoo classes), then `keras.saving.load_model(path,
-    safe_mode=True, compile=False)` inside a safe-mode scope.
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: an unsafe or invalid archive.
-        TypeError: the model is not a ganzoo generator (`describe_generator`).
-    """
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        inside = os.path.join(path, "generator.keras")
-        hint = f"; it holds {inside}: pass that" if os.path.isfile(inside) else ", which holds no generator.keras"
-        raise FileNotFoundError(f"Expected a generator .keras file. Received: {path!r}, a folder{hint}")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"Expected a generator .keras file. Received: {path!r}, which does not exist")
-    if not path.endswith(".keras"):
-        raise ValueError(f"Expected a generator file ending in .keras (the Keras v3 format). Received: {path!r}")
-    check_keras_file(path)
-    import keras
-    from keras.src.saving.serialization_lib import SafeModeScope
-
-    from ganzoo.models import describe_generator  # also registers the ganzoo layers
-
-    with SafeModeScope(True):
-        model = keras.saving.load_model(path, safe_mode=True, compile=False)
-    describe_generator(model)
-    return model
-
-
-def load_generator(name_or_path, hub=None):
-    """Returns a ready generator: a preset's, downloaded and verified, or a `.keras` file's.
-
-    The result is a plain functional `keras.Model`: `generator(z)` or
-    `generator([z, labels])` gives images in [-1, 1]. Read its
-    `latent_dim`, `num_classes` and `image_shape` with
-    `ganzoo.models.describe_generator(generator)`, and sample with
-    `ganzoo.generate_images(generator, n, labels=..., seed=...)`.
-
-    Args:
-        name_or_path: a preset name (see `list_presets`) or the path of a
-            `.keras` generator file (loaded safely, without a hash check).
-        hub: hub for the weights (default `$GANZOO_HUB_URL`, else the
-            shipped files).
-
-    Raises:
-        ValueError: an unknown preset (listing the known ones), a hash
-            mismatch, weights that do not fit the preset's network, or an
-            unsafe file.
-        FileNotFoundError, ConnectionError: the weights cannot be had.
-
-    Example:
-        >>> generator = load_generator("cgan_fashion_mnist")
-        >>> images = ganzoo.generate_images(generator, 10, labels=list(range(10)), seed=0)
-    """
-    if isinstance(name_or_path, os.PathLike) or (
-        isinstance(name_or_path, str) and (name_or_path.endswith(".keras") or os.sep in name_or_path or "/" in name_or_path)
-    ):
-        return load_generator_file(name_or_path)
-    _check_name(name_or_path)
-    config = load_config(name_or_path, hub)
-    from ganzoo.config import build_network
-
-    generator = build_network(config["generator"], dtype="float32", source=f"generator of preset {name_or_path!r}")
-    load_weights(generator, weights_path(name_or_path, hub, config))
-    return generator
-
-
-def load_weights(network, path):
-    """Loads only the weights of a `.keras` archive (or `.weights.h5` file) into `network`.
-
-    Nothing of the file's model config is read, so a planted Lambda in it
-    never runs; the weights must fit `network` exactly.
-
-    Raises:
-        ValueError: not a Keras archive, a zip bomb (see
-            `ganzoo.keras_file.check_archive`), or weights that do not fit.
-    """
-    path = os.fspath(path)
-    if path.endswith(".keras"):
-        # Keras reads model.weights.h5 out of the zip: refuse a bomb from the directory before it does.
-        keras_file.check_archive(path, required=keras_file.WEIGHTS_FILE)
-    import warnings
-
-    try:
-        # Keras only warns when part of the file has no match ("layers will retain their freshly-initialized
-        # weights"); a preset with half its weights random must be an error.
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", UserWarning)
-            network.load_weights(path)
-    except (ValueError, KeyError, OSError, UserWarning) as error:
-        raise ValueError(f"Expected {path} to hold the weights of {network.name!r}. Received: {error}"[:800]) from None
-
-
-def gan_from_preset(name, hub=None, **compile_kwargs):
-    """Builds the preset's trainable GAN with its shipped generator weights (see `GAN.from_preset`)."""
-    from ganzoo.config import build_gan
-
-    config = load_config(name, hub)
-    gan = build_gan(config, compile=True, **compile_kwargs)  # first: bad arguments fail before a download
-    load_weights(gan.generator, weights_path(name, hub, config))
-    return gan
 
 
 # -- facts for `ganzoo list` / `info`, read from the config without Keras --------

@@ -11,9 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ganzoo import hub as hub_lib
-from ganzoo.config import validate_config
-from ganzoo.zoo import _check_name, load_generator_file
+from ganzoo.client import hub as hub_lib
+from ganzoo.training.config import validate_config
+from ganzoo.client.presets import _check_name
+from ganzoo.training.generators import load_generator_file
 
 
 def _file_entry(path):
@@ -34,7 +35,7 @@ def export_preset_onnx(keras_file, onnx_file, name, variant, dataset):
 
     keras_file, onnx_file = Path(keras_file), Path(onnx_file)
     if keras.backend.backend() != "tensorflow":
-        code = "import sys; from ganzoo.publish import export_preset_onnx as f; f(*sys.argv[1:])"
+        code = "import sys; from ganzoo.runs.publish import export_preset_onnx as f; f(*sys.argv[1:])"
         env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
         result = subprocess.run(
             [sys.executable, "-c", code, str(keras_file), str(onnx_file), name, variant, dataset],
@@ -56,7 +57,7 @@ def export_preset_onnx(keras_file, onnx_file, name, variant, dataset):
     except (FileNotFoundError, ValueError):  # an image folder that is not on this machine
         class_names = None
     generator = load_generator_file(keras_file)
-    from ganzoo.networks import describe_generator
+    from ganzoo.models.describe import describe_generator
 
     if describe_generator(generator)["num_classes"] is None:
         class_names = None
@@ -126,7 +127,7 @@ def publish(run_dir, name, hub_dir, *, description=None, overwrite=False):
             raise FileNotFoundError(
                 f"Expected a `ganzoo train` run folder holding {required}. Received: run_dir={str(run_dir)!r}"
             )
-    from ganzoo.config import build_network, load_config_file
+    from ganzoo.training.config import build_network, load_config_file
 
     config = load_config_file(run_dir / "config.json")
     if "onnx" in config:  # the run's own entry (if any) describes another file
