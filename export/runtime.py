@@ -1,9 +1,9 @@
 """Run an exported ganzoo generator with onnxruntime: no TensorFlow, no Keras.
 
-This module imports only numpy, onnxruntime and the standard library (and
-`ganzoo.export.metadata`, which is standard library only), so an app can
-ship it with the ONNX file alone. `OnnxGenerator.from_preset` adds the zoo
-client (`ganzoo.client.presets`, `ganzoo.client.hub`: standard library only).
+This module imports only numpy, onnxruntime, the standard library and the
+framework-free `ganzoo.client` (labels, sampling; presets and hub for
+`OnnxGenerator.from_preset`) and `ganzoo.export.metadata`, so an app ships
+it with the ONNX file and the base install alone.
 
 Example:
     >>> from ganzoo.export.runtime import OnnxGenerator
@@ -17,6 +17,8 @@ import numpy as np
 import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
+from ganzoo.client import labels as labels_lib
+from ganzoo.client import generation
 from ganzoo.export import metadata as metadata_lib
 
 # What onnxruntime raises for a file that is not a readable ONNX model (truncated, another format).
@@ -72,6 +74,10 @@ def _is_int(value, low):
     return isinstance(value, int) and not isinstance(value, bool) and value >= low
 
 
+def _names(value, count):
+    return isinstance(value, list) and len(value) == count and all(isinstance(name, str) for name in value)
+
+
 def _check_metadata(metadata, path):
     """Returns `(latent_dim, num_classes, image_shape, output_dtype)`, or raises naming the bad key."""
     rules = {
@@ -82,15 +88,7 @@ def _check_metadata(metadata, path):
             lambda v: isinstance(v, list) and len(v) == 3 and all(_is_int(d, 1) for d in v),
         ),
         "output_dtype": ("'float32' or 'uint8'", lambda v: v in ("float32", "uint8")),
-        "class_names": (
-            "null or one string per class",
-            lambda v: (
-                v is None
-                or (
-                    isinstance(v, list) and all(isinstance(n, str) for n in v) and len(v) == metadata.get("num_classes")
-                )
-            ),
-        ),
+        "class_names": ("null or one string per class", lambda v: v is None or _names(v, metadata.get("num_classes"))),
     }
     for key, (form, ok) in rules.items():
         if key not in metadata and key != "class_names":
@@ -99,12 +97,8 @@ def _check_metadata(metadata, path):
             raise ValueError(
                 f"Expected {key} in the metadata of {path} to be {form}. Received: {key}={metadata[key]!r}"
             )
-    return (
-        metadata["latent_dim"],
-        metadata["num_classes"],
-        tuple(metadata["image_shape"]),
-        np.dtype(metadata["output_dtype"]),
-    )
+    image_shape, output_dtype = tuple(metadata["image_shape"]), np.dtype(metadata["output_dtype"])
+    return metadata["latent_dim"], metadata["num_classes"], image_shape, output_dtype
 
 
 def _unreadable(path, error):
@@ -248,31 +242,9 @@ class OnnxGenerator:
         """Returns labels as int32 `(n,)` (None if unconditional), or raises a clear ValueError.
 
         `labels` is None, an int (every sample of that class) or `n` ints in
-        `[0, num_classes)`.
+        `[0, num_classes)` (see `ganzoo.client.labels.check_labels`).
         """
-        if self.num_classes is None:
-            if labels is not None:
-                raise ValueError(f"Expected labels=None for an unconditional generator. Received: labels={labels!r}")
-            return None
-        if labels is None:
-            raise ValueError(
-                f"Expected labels (an int or {n} ints in [0, {self.num_classes})) for a conditional generator "
-                f"with num_classes={self.num_classes}. Received: labels=None"
-            )
-        array = np.asarray(labels)
-        if array.ndim == 0:
-            array = np.full((n,), array)
-        if array.dtype == bool or not np.issubdtype(array.dtype, np.integer) or array.shape != (n,):
-            raise ValueError(
-                f"Expected labels to be an int or a sequence of {n} ints. Received: labels with shape "
-                f"{array.shape} and dtype {array.dtype}"
-            )
-        if n and (array.min() < 0 or array.max() >= self.num_classes):
-            raise ValueError(
-                f"Expected labels in [0, {self.num_classes}). Received: labels with min {array.min()} "
-                f"and max {array.max()}"
-            )
-        return array.astype(np.int32)
+        return labels_lib.check_labels(labels, n, self.num_classes)
 
     def run(self, z, labels=None):
         """Runs the graph on given noise: the raw `image` output for `z` (and `labels`).
@@ -303,9 +275,10 @@ class OnnxGenerator:
     def generate(self, n, labels=None, seed=None, batch_size=64):
         """Generates `n` images as uint8 pixels `(n, H, W, C)`.
 
-        The noise is `np.random.default_rng(seed).standard_normal((n,
-        latent_dim))` in float32, as in `ganzoo.generate_images`, so one
-        seed gives the same images in Keras and here.
+        The noise (`np.random.default_rng(seed).standard_normal`, float32)
+        and labels are those of `ganzoo.generate_images`
+        (`ganzoo.client.generation.generate`), so one seed gives the same
+        images in Keras and here.
 
         Args:
             n: number of images, a positive int.
@@ -320,23 +293,7 @@ class OnnxGenerator:
         Raises:
             ValueError: for a bad `n`, `batch_size`, `seed` or `labels`.
         """
-        for name, value in (("n", n), ("batch_size", batch_size)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"Expected {name} to be a positive int. Received: {name}={value!r}")
-        if seed is not None and (
-            not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**32
-        ):
-            raise ValueError(f"Expected seed to be None or an int in [0, 2**32). Received: seed={seed!r}")
-        if labels is None and self.num_classes is not None:  # as `ganzoo generate` does: one class per column
-            labels = np.arange(n) % self.num_classes
-        labels = self.check_labels(labels, n)
-        rng = np.random.default_rng(None if seed is None else int(seed))
-        z = rng.standard_normal((n, self.latent_dim)).astype(np.float32)
-        chunks = []
-        for start in range(0, n, batch_size):
-            stop = min(start + batch_size, n)
-            chunks.append(self.run(z[start:stop], None if labels is None else labels[start:stop]))
-        images = np.concatenate(chunks, axis=0)
+        images = generation.generate(self.run, n, self.latent_dim, self.num_classes, labels, seed, batch_size)
         if images.dtype == np.uint8:
             return images
         return np.clip(np.round((images + np.float32(1.0)) * np.float32(127.5)), 0, 255).astype(np.uint8)

@@ -42,13 +42,14 @@ import io
 import math
 import re
 
-import numpy as np
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from ganzoo.client import labels as labels_lib
 from ganzoo.client.files import sha256_file
 from ganzoo.client.images import grid_array
+from ganzoo.client.generation import SEED_LIMIT
 
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
 _CLASS_ID = re.compile(r"[0-9]{1,9}")
@@ -57,7 +58,7 @@ MAX_PIXELS = 4 * 2**20  # n * H * W * C of one request
 MAX_IN_FLIGHT = 4
 QUEUE_TIMEOUT = 0.5
 RETRY_AFTER = 1
-MAX_SEED = 2**32 - 1  # as OnnxGenerator.generate and ganzoo.training.sampling accept
+MAX_SEED = SEED_LIMIT - 1  # as OnnxGenerator.generate and ganzoo.generate_images accept
 _PARAMETERS = ("n", "seed", "label", "nrow")
 
 
@@ -82,6 +83,34 @@ def _integer(query, name, default, low, high):
     if not low <= value <= high:
         raise QueryError(name, f"Expected {name} to be an integer in [{low}, {high}]. Received: {name}={value}")
     return value
+
+
+def _labels(query, num_classes, n, max_n):
+    """The `n` int32 labels of a query: its `label` ids cycled, by default 0, 1, ..., num_classes - 1 cycled."""
+    given = query.getlist("label")
+    if len(given) > 1:
+        raise QueryError("label", f"Expected label once (use commas for several). Received: {given!r}")
+    if given and num_classes is None:
+        raise QueryError("label", f"Expected no label for an unconditional generator. Received: label={given[0]!r}")
+    if num_classes is None:
+        return None
+    if not given:
+        return labels_lib.cycled_labels(n, num_classes)
+    parts = given[0].split(",")
+    if len(parts) > max_n:
+        raise QueryError(
+            "label", f"Expected at most max_n={max_n} comma-separated class ids in label. Received: {len(parts)} ids"
+        )
+    if not all(_CLASS_ID.fullmatch(p.strip()) for p in parts):
+        raise QueryError(
+            "label",
+            f"Expected label to be a class id in [0, {num_classes}) or comma-separated ids. "
+            f"Received: label={given[0][:100]!r}",
+        )
+    ids = [int(p) for p in parts]
+    if labels_lib.out_of_range(ids, num_classes):
+        raise QueryError("label", f"Expected class ids in [0, {num_classes}). Received: label={given[0][:100]!r}")
+    return labels_lib.cycle(ids, n)
 
 
 def parse_query(query, num_classes, max_n=MAX_N, image_shape=None, max_pixels=MAX_PIXELS):
@@ -110,36 +139,9 @@ def parse_query(query, num_classes, max_n=MAX_N, image_shape=None, max_pixels=MA
         )
     seed = _integer(query, "seed", 0, 0, MAX_SEED)
     nrow = _integer(query, "nrow", None, 1, max_n)
-    labels = None
-    given = query.getlist("label")
-    if len(given) > 1:
-        raise QueryError("label", f"Expected label once (use commas for several). Received: {given!r}")
-    if given and num_classes is None:
-        raise QueryError("label", f"Expected no label for an unconditional generator. Received: label={given[0]!r}")
-    if num_classes is not None:
-        if given:
-            parts = given[0].split(",")
-            if len(parts) > max_n:
-                raise QueryError(
-                    "label",
-                    f"Expected at most max_n={max_n} comma-separated class ids in label. Received: {len(parts)} ids",
-                )
-            if not all(_CLASS_ID.fullmatch(p.strip()) for p in parts):
-                raise QueryError(
-                    "label",
-                    f"Expected label to be a class id in [0, {num_classes}) or comma-separated ids. "
-                    f"Received: label={given[0][:100]!r}",
-                )
-            ids = [int(p) for p in parts]
-            if max(ids) >= num_classes:
-                raise QueryError(
-                    "label", f"Expected class ids in [0, {num_classes}). Received: label={given[0][:100]!r}"
-                )
-            labels = np.resize(np.array(ids, dtype=np.int32), n)
-        else:
-            labels = np.arange(n, dtype=np.int32) % num_classes
-        if nrow is None and not given:
-            nrow = num_classes  # one class per column
+    labels = _labels(query, num_classes, n, max_n)
+    if num_classes is not None and nrow is None and not query.getlist("label"):
+        nrow = num_classes  # one class per column
     return n, seed, labels, nrow
 
 

@@ -232,9 +232,10 @@ BLOCKER = textwrap.dedent(
     loaded = sorted({name.split(".")[0] for name in sys.modules} & set(BLOCKED))
     print("blocked modules loaded:", loaded)
     assert not loaded, loaded
-    # Of ganzoo, only the runtime and the standard-library metadata module come along.
+    # Of ganzoo, only the runtime, the standard-library metadata module and the numpy-only client rules come along.
     ours = sorted(name for name in sys.modules if name.split(".")[0] == "ganzoo")
-    assert ours == ["ganzoo", "ganzoo.export", "ganzoo.export.metadata", "ganzoo.export.runtime"], ours
+    client = ["ganzoo.client", "ganzoo.client.generation", "ganzoo.client.labels"]
+    assert ours == ["ganzoo", *client, "ganzoo.export", "ganzoo.export.metadata", "ganzoo.export.runtime"], ours
     print(images.tobytes().hex())
     """
 )

@@ -1,4 +1,4 @@
-"""The zoo client: presets, hub, bounded download, files and image grids.
+"""The zoo client: presets, hub, bounded download, files, image grids, labels and batched generation.
 
 Imports only numpy, pillow and the standard library, so the base install
 (`pip install keras-ganzoo`, no extras) lists, downloads and verifies

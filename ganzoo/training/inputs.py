@@ -15,6 +15,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from ganzoo.client import labels as labels_lib
 from ganzoo.training import gradients
 
 _PIXEL_TOLERANCE = 1e-3  # resizing and float rounding may overshoot [-1, 1] a little
@@ -93,15 +94,8 @@ def check_values(images, labels, num_classes, where="x"):
             )
     if labels is not None and num_classes is not None:
         values = np.asarray(labels)
-        if (
-            values.size
-            and np.issubdtype(values.dtype, np.integer)
-            and (values.min() < 0 or values.max() >= num_classes)
-        ):
-            raise ValueError(
-                f"Expected labels in [0, {num_classes}) because num_classes={num_classes}. "
-                f"Received: labels with min {values.min()} and max {values.max()}"
-            )
+        if np.issubdtype(values.dtype, np.integer):  # other dtypes get check_batch_structure's message
+            labels_lib.check_range(values, num_classes, say_why=True)
 
 
 def split_element(element):
