@@ -349,6 +349,17 @@ def test_size_bytes_is_required_and_bounded_before_any_request(mirror, tmp_path,
         stop_server(httpd)
 
 
+def test_the_size_bytes_cap_is_max_file_bytes():
+    cap = hub_lib.MAX_FILE_BYTES
+    assert hub_lib.check_size_bytes(f"{TEAM}.keras", cap) == cap
+    for size_bytes in (cap + 1, 0, True, float(cap)):
+        with pytest.raises(
+            ValueError,
+            match=rf"size of {TEAM}.keras as size_bytes, an integer from 1 to {cap} .*Received: size_bytes={size_bytes!r}$",
+        ):
+            hub_lib.check_size_bytes(f"{TEAM}.keras", size_bytes)
+
+
 def test_a_flood_past_size_bytes_is_cut_off_and_never_cached(server, cache, mirror):
     server.flood.add(f"{TEAM}.keras")
     size = json.loads((mirror / f"{TEAM}.json").read_text())["weights"]["size_bytes"]
@@ -397,15 +408,16 @@ class DiskFull:
 
 def test_a_full_cache_disk_is_one_line_naming_the_file(server, cache, monkeypatch, capsys):
     from ganzoo.client import download as download_lib
+    from ganzoo.client import files as files_lib
     from ganzoo.cli import main
 
-    monkeypatch.setattr(hub_lib, "open", DiskFull, raising=False)  # the cached preset JSON
+    monkeypatch.setattr(files_lib, "open", DiskFull, raising=False)  # the cached preset JSON (files.write_atomic)
     with pytest.raises(
         OSError,
         match=rf"^\[Errno 28\] Could not write {re.escape(str(cache / TEAM / TEAM))}\.json into the ganzoo cache: No space left on",
     ):
         presets.load_config(TEAM, hub=server.url)
-    monkeypatch.delattr(hub_lib, "open")
+    monkeypatch.delattr(files_lib, "open")
     config = presets.load_config(TEAM, hub=server.url)
 
     monkeypatch.setattr(download_lib, "open", DiskFull, raising=False)  # the weights

@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from ganzoo.client import preset_schema  # noqa: E402
+from ganzoo.client import network_args, preset_schema  # noqa: E402
 from ganzoo.training.config import validate_config  # noqa: E402
 
 ZOO = Path(__file__).resolve().parents[1] / "zoo_configs"
@@ -63,6 +63,32 @@ def test_every_network_argument_is_bounded_naming_the_key(at_bound, over_bound, 
     validate_config(_preset(**at_bound))
     with pytest.raises(ValueError, match=rf"^Expected {key.replace('.', '[.]')} [^\n]*Received: {key}=[^\n]*$"):
         validate_config(_preset(**over_bound))
+
+
+def _small_args(builder):
+    latent = {"latent_dim": 4} if "latent_dim" in network_args.BUILDERS[builder].args else {}
+    return {"image_shape": [8, 8, 1], **latent}
+
+
+@pytest.mark.parametrize(
+    "builder, arg",
+    [
+        (builder, arg)
+        for builder, spec in network_args.BUILDERS.items()
+        for arg, rule in spec.args.items()
+        if rule.kind in ("int", "classes")
+    ],
+)
+def test_each_declared_argument_is_bounded_at_its_limits(builder, arg):
+    rule = network_args.BUILDERS[builder].args[arg]
+    for value in (rule.low, rule.high):
+        network_args.check_args(builder, {**_small_args(builder), arg: value})
+    for value in (rule.low - 1, rule.high + 1):
+        with pytest.raises(
+            ValueError,
+            match=rf"^Expected {arg} to be (null or )?an int in \[{rule.low}, {rule.high}\]\. Received: {arg}={value}$",
+        ):
+            network_args.check_args(builder, {**_small_args(builder), arg: value})
 
 
 def _odd_sides(config):

@@ -16,24 +16,23 @@ download is bounded three ways, whatever the server does:
 - a size cap `max_bytes` (the preset's `size_bytes`): the stream stops at
   `max_bytes + 1` bytes, and no byte past the cap is written.
 
-A watchdog thread enforces the time limits: when one is broken it shuts the
-connection's sockets down, which ends any read blocked on them. Whatever
-goes wrong, the partial file is removed.
+A watchdog thread (`ganzoo.client.download_watchdog`) enforces the time
+limits: when one is broken it shuts the connection's sockets down, which
+ends any read blocked on them. Whatever goes wrong, the partial file is
+removed.
 
 Example:
     >>> download("http://127.0.0.1:8000/dcgan_digits.onnx", "/tmp/x.part", max_bytes=402832)
     402832
 """
 
-import collections
 import http.client
 import os
-import socket
-import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
+
+from ganzoo.client.download_watchdog import Watchdog
 
 CONNECT_SECONDS = 30  # connect + request + status line + headers, all redirects together
 SPEED_LIMIT = 1024  # bytes/s: the slowest average rate accepted ...
@@ -49,107 +48,11 @@ class DownloadTooLarge(DownloadError):
     """The server sent (or announced) more than `max_bytes`."""
 
 
-class _Watchdog:
-    """Breaks the connection when the response deadline or the rate floor is missed.
-
-    It keeps a `dup()` of every socket the download opens (so that it never
-    touches a descriptor number the process has reused) and calls
-    `shutdown()` on it: shutting down any descriptor of a TCP socket ends
-    reads blocked on the others, TLS included.
-    """
-
-    def __init__(self, connect_seconds, speed_limit, speed_time):
-        self.connect_seconds, self.speed_limit, self.speed_time = connect_seconds, speed_limit, speed_time
-        self.start = time.monotonic()
-        self.body_start = None
-        self.received = 0  # body bytes so far, written by the reading thread
-        self.reason = None
-        self._lock = threading.Lock()
-        self._sockets = []  # copies the watchdog shuts down
-        self._connections = []  # the connections themselves, whose timeouts the body reads use
-        self._stopped = threading.Event()
-        self._tick = max(0.01, min(0.1, connect_seconds / 10, speed_time / 10))
-        self._thread = threading.Thread(target=self._watch, name="ganzoo-download-watchdog", daemon=True)
-        self._thread.start()
-
-    def create_connection(self, address, timeout=None, source_address=None, *args, **kwargs):
-        """`socket.create_connection`, bounded by what is left of the response deadline, and watched."""
-        left = self.connect_seconds - (time.monotonic() - self.start)
-        if left <= 0 or self.reason:
-            raise TimeoutError(f"no response within {self.connect_seconds} s")
-        if isinstance(timeout, (int, float)):
-            left = min(left, timeout)
-        sock = socket.create_connection(address, left, source_address, *args, **kwargs)
-        with self._lock:
-            if self.reason or self._stopped.is_set():
-                sock.close()
-                raise TimeoutError(f"no response within {self.connect_seconds} s")
-            self._sockets.append(sock.dup())
-            self._connections.append(sock)
-        return sock
-
-    def body_started(self):
-        """From here the rate rule bounds the reads: the connect deadline's socket timeout no longer applies."""
-        self.body_start = time.monotonic()
-        with self._lock:
-            for sock in self._connections:
-                try:  # a backstop well past the rate rule, which the watchdog enforces
-                    sock.settimeout(self.speed_time + self.connect_seconds)
-                except OSError:  # a redirect's connection, already closed
-                    pass
-
-    def _fire(self, reason):
-        with self._lock:
-            if self._stopped.is_set():
-                return
-            self.reason = reason
-            for sock in self._sockets:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:  # already closed by the peer
-                    pass
-
-    def _watch(self):
-        samples = collections.deque()  # (time, bytes received): the last `speed_time` seconds
-        while not self._stopped.wait(self._tick):
-            now = time.monotonic()
-            if self.body_start is None:
-                if now - self.start > self.connect_seconds:
-                    return self._fire("headers")
-                continue
-            if not samples:
-                samples.append((self.body_start, 0))
-            samples.append((now, self.received))
-            while len(samples) > 1 and samples[1][0] <= now - self.speed_time:
-                samples.popleft()
-            since, count = samples[0]
-            if now - since >= self.speed_time and self.received - count < self.speed_limit * (now - since):
-                return self._fire("slow" if self.received > count else "stall")
-
-    def stop(self):
-        """Ends the watch and closes its socket copies (the download's own sockets are the caller's)."""
-        with self._lock:
-            self._stopped.set()
-            for sock in self._sockets:
-                sock.close()
-        self._thread.join()
-
-    def check(self, url, written):
-        """Raises the `DownloadError` of a broken limit, if any."""
-        if self.reason == "headers":
-            raise DownloadError(
-                f"Could not download {url}: no complete response within {self.connect_seconds} s "
-                "(connecting, the request and the response headers)"
-            )
-        if self.reason == "stall":
-            raise DownloadError(
-                f"The download of {url} stalled: no data for {self.speed_time} s ({written} bytes so far)"
-            )
-        if self.reason == "slow":
-            raise DownloadError(
-                f"The download of {url} was slower than {self.speed_limit} bytes/s over {self.speed_time} s "
-                f"({written} bytes so far)"
-            )
+def _check(watchdog, url, written):
+    """Raises the `DownloadError` of a limit the watchdog saw broken, if any."""
+    reason = watchdog.broken(url, written)
+    if reason:
+        raise DownloadError(reason)
 
 
 class _Redirect(urllib.request.HTTPRedirectHandler):
@@ -203,18 +106,18 @@ def _open(opener, url, watchdog):
         response = opener.open(url, timeout=watchdog.connect_seconds + watchdog.speed_time)
     except urllib.error.HTTPError as error:
         error.close()
-        watchdog.check(url, 0)
+        _check(watchdog, url, 0)
         if error.code == 404:
             raise FileNotFoundError(f"HTTP 404 Not Found for {url}") from None
         raise DownloadError(f"Could not download {url}: HTTP {error.code} {error.reason}") from None
     except (urllib.error.URLError, OSError) as error:
-        watchdog.check(url, 0)
+        _check(watchdog, url, 0)
         reason = getattr(error, "reason", error)
         raise DownloadError(f"Could not connect to download {url}: {reason}") from None
     except (http.client.HTTPException, ValueError) as error:  # a malformed status line or headers, a bad URL
-        watchdog.check(url, 0)
+        _check(watchdog, url, 0)
         raise DownloadError(f"Could not download {url}: {type(error).__name__}: {error}") from None
-    watchdog.check(url, 0)  # the headers may have been cut short by the watchdog
+    _check(watchdog, url, 0)  # the headers may have been cut short by the watchdog
     watchdog.body_started()
     return response
 
@@ -228,7 +131,7 @@ def _stream(url, sink, *, max_bytes, connect_seconds, speed_limit, speed_time):
     if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
         raise ValueError(f"Expected an http:// or https:// URL. Received: url={url!r}")
     written = 0
-    watchdog = _Watchdog(connect_seconds, speed_limit, speed_time)
+    watchdog = Watchdog(connect_seconds, speed_limit, speed_time)
     try:
         response = _open(_opener(watchdog), url, watchdog)
         with response:
@@ -242,12 +145,12 @@ def _stream(url, sink, *, max_bytes, connect_seconds, speed_limit, speed_time):
                 try:
                     chunk = response.read1(min(_CHUNK, max_bytes + 1 - written))  # one byte past the cap at most
                 except http.client.IncompleteRead:
-                    watchdog.check(url, written)
+                    _check(watchdog, url, written)
                     raise DownloadError(f"The download of {url} was cut off after {written} bytes") from None
                 except (TimeoutError, OSError, http.client.HTTPException) as error:
-                    watchdog.check(url, written)
+                    _check(watchdog, url, written)
                     raise DownloadError(f"The download of {url} failed after {written} bytes: {error}") from None
-                watchdog.check(url, written)
+                _check(watchdog, url, written)
                 if not chunk:
                     break
                 written += len(chunk)

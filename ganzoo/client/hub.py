@@ -10,8 +10,8 @@ with its metadata sidecar `<name>.onnx.json` for browsers) and `index.txt`
 `file://` URL or an `http(s)://` mirror.
 
 Files on a local hub are read in place and verified; files on an HTTP hub
-are downloaded once into the cache, `$GANZOO_CACHE` or
-`$KERAS_HOME/ganzoo` (default `~/.keras/ganzoo`), by `ganzoo.client.download`
+are downloaded once into the cache (`ganzoo.client.cache`: `$GANZOO_CACHE` or
+`$KERAS_HOME/ganzoo`, default `~/.keras/ganzoo`) by `ganzoo.client.download`
 (standard library only; a response deadline, a minimum rate, and the
 preset's `size_bytes` as the size cap) into a temporary name in the cache
 directory, then verified against the preset's size and sha256 and moved under
@@ -24,26 +24,27 @@ This module imports neither Keras nor TensorFlow, so the base install (the
 ONNX runtime and the zoo client) can list and download presets.
 """
 
-import contextlib
 import hashlib
 import os
 import re
-import tempfile
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from ganzoo.client.files import _temporary_name, sha256_file, write_atomic  # noqa: F401  (re-exported: the hub file rules)
+from ganzoo.client.cache import (  # noqa: F401  (CACHE_ENV and the lock re-exported: the hub's cache in one place)
+    CACHE_ENV,
+    OFFLINE_ENV,
+    cache_dir,
+    cache_error,
+    mismatch,
+    offline,
+    offline_copy,
+)
+from ganzoo.client.cache import locked as _locked  # also ganzoo.metrics.inception_network's lock, as hub._locked
 from ganzoo.client.download import DownloadError, DownloadTooLarge, download, read_url
-
-try:  # POSIX only; elsewhere concurrent downloads still end in an atomic rename
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None
+from ganzoo.client.files import _temporary_name, sha256_file, write_atomic  # noqa: F401  (re-exported: the hub file rules)
 
 HUB_ENV = "GANZOO_HUB_URL"
-CACHE_ENV = "GANZOO_CACHE"
-OFFLINE_ENV = "GANZOO_OFFLINE"
 INDEX_FILE = "index.txt"
 # File names a preset may point at: no directories, no hidden files.
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -119,27 +120,6 @@ def check_file_name(filename, what="file"):
     return filename
 
 
-def offline():
-    """True when `$GANZOO_OFFLINE` is set to 1/true/yes: no network, the cache only."""
-    return os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def cache_dir():
-    """Returns the cache root: `$GANZOO_CACHE`, else `$KERAS_HOME/ganzoo` or `~/.keras/ganzoo`.
-
-    Mirrors Keras's own choice of its home (`keras.utils.get_file`), without
-    importing Keras.
-    """
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    if os.environ.get("KERAS_HOME"):
-        return Path(os.environ["KERAS_HOME"]).expanduser() / "ganzoo"
-    base = os.path.expanduser("~")
-    if not os.access(base, os.W_OK):
-        base = tempfile.gettempdir()
-    return Path(base) / ".keras" / "ganzoo"
-
-
 def check_size_bytes(filename, size_bytes):
     """Refuses a missing or unbounded `size_bytes`: it is the download's cap, so it must be set and sane."""
     if isinstance(size_bytes, bool) or not isinstance(size_bytes, int) or not 1 <= size_bytes <= MAX_FILE_BYTES:
@@ -148,41 +128,6 @@ def check_size_bytes(filename, size_bytes):
             f"{MAX_FILE_BYTES} (the download is cut off there). Received: size_bytes={size_bytes!r}"
         )
     return size_bytes
-
-
-def _mismatch(filename, source, expected, size_bytes, path):
-    """Returns why the file at `path` is not the preset's (size first, then sha256), or None."""
-    size = os.path.getsize(path)
-    if size != size_bytes:
-        return f"Expected {filename} from {source} to have {size_bytes} bytes (size_bytes). Received: {size} bytes"
-    actual = sha256_file(path)
-    if actual == expected:
-        return None
-    return f"Expected {filename} from {source} to have sha256 {expected}. Received: a file with sha256 {actual} ({size} bytes)"
-
-
-def _cache_error(path, error):
-    """A cache write error as one line naming the file (a full disk's `[Errno 28]` names none)."""
-    reason = error.strerror or str(error)
-    return OSError(
-        error.errno,
-        f"Could not write {path} into the ganzoo cache: {reason}. Free some space, or point {CACHE_ENV} at a "
-        "writable directory",
-    )
-
-
-@contextlib.contextmanager
-def _locked(lock_path):
-    """Holds an exclusive `fcntl` lock on `lock_path` (created, never deleted: deleting is racy)."""
-    if fcntl is None:  # pragma: no cover
-        yield
-        return
-    with open(lock_path, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _not_on_hub(hub, filename, url):
@@ -237,7 +182,7 @@ def fetch(hub, filename, sha256, *, cache_subdir, size_bytes):
         path = hub.local / filename
         if not path.is_file():
             raise FileNotFoundError(f"Expected the hub {hub.url} to hold {filename}. Received: no such file {path}")
-        error = _mismatch(filename, hub.url, sha256, size_bytes, path)
+        error = mismatch(filename, hub.url, sha256, size_bytes, path)
         if error:
             raise ValueError(error + ". The file was not loaded.")
         return path
@@ -245,19 +190,7 @@ def fetch(hub, filename, sha256, *, cache_subdir, size_bytes):
     directory = cache_dir() / cache_subdir
     target = directory / filename
     if offline():  # the cache only: create nothing, download nothing
-        if not target.is_file():
-            raise FileNotFoundError(
-                f"Expected {filename} in the cache at {target} ({OFFLINE_ENV}=1 allows no download). "
-                f"Received: no such file. Run `ganzoo download {cache_subdir}` while online, or unset {OFFLINE_ENV}."
-            )
-        error = _mismatch(filename, target, sha256, size_bytes, target)
-        if error:
-            target.unlink(missing_ok=True)
-            raise ValueError(
-                f"{error}: the cached copy is corrupt and was removed ({OFFLINE_ENV}=1 allows no new download). "
-                f"Run `ganzoo download {cache_subdir}` while online, or unset {OFFLINE_ENV}."
-            )
-        return target
+        return offline_copy(filename, sha256, size_bytes, target, cache_subdir)
     try:
         directory.mkdir(parents=True, exist_ok=True)
         with _locked(directory / f".{filename}.lock"):
@@ -265,7 +198,7 @@ def fetch(hub, filename, sha256, *, cache_subdir, size_bytes):
     except OSError as error:  # the cache's own files: a full disk, no permission (hub errors pass through)
         if isinstance(error, (ConnectionError, FileNotFoundError)):
             raise
-        raise _cache_error(target, error) from None
+        raise cache_error(target, error) from None
 
 
 def _download_locked(hub, filename, sha256, size_bytes, target):
@@ -275,7 +208,7 @@ def _download_locked(hub, filename, sha256, size_bytes, target):
     for stale in directory.glob(f".{filename}.*.part"):
         stale.unlink(missing_ok=True)
     if target.is_file():
-        if _mismatch(filename, target, sha256, size_bytes, target) is None:
+        if mismatch(filename, target, sha256, size_bytes, target) is None:
             return target  # cache hit: no request
         target.unlink()  # a stale or corrupt copy; never load it
     partial = _temporary_name(target)
@@ -291,7 +224,7 @@ def _download_locked(hub, filename, sha256, size_bytes, target):
         ) from None
     except DownloadError as error:
         raise _unreachable(hub, filename, error) from None
-    error = _mismatch(filename, url, sha256, size_bytes, partial)
+    error = mismatch(filename, url, sha256, size_bytes, partial)
     if error:
         partial.unlink(missing_ok=True)
         raise ValueError(error + ". It was deleted and not loaded.")
@@ -341,7 +274,7 @@ def read_text(hub, filename, *, cache_subdir=None):
         try:
             write_atomic(cached, text.encode("utf-8"))
         except OSError as error:  # a full disk: one line naming the file
-            raise _cache_error(cached, error) from None
+            raise cache_error(cached, error) from None
     return text
 
 

@@ -1,9 +1,10 @@
 """What each network builder takes: its arguments' types and bounds, and the parameter count they give.
 
-Each builder of `ganzoo.models` (`dcgan.py`, `resnet.py`) is declared here
-once: its arguments, each with a type, bounds and a default, and a pure
-function that counts the weights the built network will hold (exactly its
-`count_params()`). The preset schema, `ganzoo.models.registry.build_network`
+Each builder of `ganzoo.models` (`dcgan.py`, `resnet.py`) is declared here,
+and only here: its family and role, which name it (`dcgan_generator` is the
+function `ganzoo.models.dcgan.dcgan_generator`), its arguments, each with a
+type, bounds and a default, and a pure function that counts the weights the
+built network will hold (exactly its `count_params()`). The preset schema, `ganzoo.models.registry.build_network`
 and the builders themselves check their arguments with `check_args`, so a
 preset with `filters` 4096, `latent_dim` 10**7 or 8192-pixel images is
 refused from its numbers alone, naming the key, before a single weight is
@@ -29,7 +30,8 @@ REQUIRED = "required"
 # kind: "shape" (image_shape), "int" (in [low, high]), "classes" (None or an int in [low, high]), "bool",
 # "normalization" (one of NORMALIZATIONS).
 Arg = collections.namedtuple("Arg", ["kind", "default", "low", "high"])
-Builder = collections.namedtuple("Builder", ["role", "args", "count"])
+# A builder is named `<family>_<role>`; `ganzoo.models.registry` finds it as that function in `ganzoo.models.<family>`.
+Builder = collections.namedtuple("Builder", ["family", "role", "args", "count"])
 
 
 def upsampling_plan(image_shape):
@@ -131,13 +133,15 @@ def _filters(default):
     return Arg("int", default, 1, MAX_FILTERS)
 
 
-BUILDERS = {
-    "dcgan_generator": Builder(
+_DECLARED = (
+    Builder(
+        "dcgan",
         "generator",
         {"image_shape": _SHAPE, "latent_dim": _LATENT, "num_classes": _CLASSES, "filters": _filters(64)},
         _dcgan_generator_count,
     ),
-    "dcgan_discriminator": Builder(
+    Builder(
+        "dcgan",
         "discriminator",
         {
             "image_shape": _SHAPE,
@@ -148,12 +152,14 @@ BUILDERS = {
         },
         _dcgan_discriminator_count,
     ),
-    "resnet_generator": Builder(
+    Builder(
+        "resnet",
         "generator",
         {"image_shape": _SHAPE, "latent_dim": _LATENT, "num_classes": _CLASSES, "filters": _filters(128)},
         _resnet_generator_count,
     ),
-    "resnet_discriminator": Builder(
+    Builder(
+        "resnet",
         "discriminator",
         {
             "image_shape": _SHAPE,
@@ -164,7 +170,8 @@ BUILDERS = {
         },
         _resnet_discriminator_count,
     ),
-}
+)
+BUILDERS = {f"{builder.family}_{builder.role}": builder for builder in _DECLARED}
 GENERATOR_BUILDERS = tuple(name for name, builder in BUILDERS.items() if builder.role == "generator")
 DISCRIMINATOR_BUILDERS = tuple(name for name, builder in BUILDERS.items() if builder.role == "discriminator")
 
@@ -196,6 +203,46 @@ def _shown(value):
     return repr(value) if len(repr(value)) <= 200 else repr(value)[:200] + "..."
 
 
+def _key(path, arg):
+    """The key path of an argument for errors: `generator.args.filters`, or the bare `filters`."""
+    return f"{path}.{arg}" if path else arg
+
+
+def _check_names(builder, args, path, where):
+    """Refuses an argument the builder does not declare, or one chosen when building (`RESERVED_ARGS`)."""
+    declared = BUILDERS[builder].args
+    for arg in args:
+        if arg in RESERVED_ARGS:
+            raise ValueError(
+                f"Expected no {_key(path, arg)}{where}: {' and '.join(RESERVED_ARGS)} are chosen when building. "
+                f"Received: {_key(path, arg)}={_shown(args[arg])}"
+            )
+        if arg not in declared:
+            raise ValueError(
+                f"Expected only the arguments {sorted(declared)} of {builder}{where}. "
+                f"Received: unknown argument {_key(path, arg)}"
+            )
+
+
+def _checked_values(builder, args, path, where):
+    """Returns every declared argument of `builder`: given ones checked and normalized, the others' defaults."""
+    checked = {}
+    for arg, rule in BUILDERS[builder].args.items():
+        if arg not in args:
+            if rule.default == REQUIRED:
+                raise ValueError(
+                    f"Expected the argument {_key(path, arg)} of {builder}{where}. Received: no such argument"
+                )
+            checked[arg] = rule.default
+            continue
+        checked[arg], broken = _check_value(rule, args[arg])
+        if broken:
+            raise ValueError(
+                f"Expected {_key(path, arg)}{where} {broken}. Received: {_key(path, arg)}={_shown(args[arg])}"
+            )
+    return checked
+
+
 def check_args(builder, args, path=None, source=None):
     """Checks a builder's arguments against its declaration and counts the weights they give, building nothing.
 
@@ -219,44 +266,20 @@ def check_args(builder, args, path=None, source=None):
 
     Example:
         >>> check_args("dcgan_discriminator", {"image_shape": [16, 16, 1], "filters": 32})[1]
-        34465
+        34657
     """
-    spec = BUILDERS[builder]
     where = f" in {source}" if source else ""
-
-    def key(arg):
-        return f"{path}.{arg}" if path else arg
-
     if not isinstance(args, dict):
         raise ValueError(f"Expected {path or 'args'}{where} to be an object. Received: {_shown(args)}")
-    for arg in args:
-        if arg in RESERVED_ARGS:
-            raise ValueError(
-                f"Expected no {key(arg)}{where}: dtype and name are chosen when building. "
-                f"Received: {key(arg)}={_shown(args[arg])}"
-            )
-        if arg not in spec.args:
-            raise ValueError(
-                f"Expected only the arguments {sorted(spec.args)} of {builder}{where}. "
-                f"Received: unknown argument {key(arg)}"
-            )
-    checked = {}
-    for arg, rule in spec.args.items():
-        if arg not in args:
-            if rule.default == REQUIRED:
-                raise ValueError(f"Expected the argument {key(arg)} of {builder}{where}. Received: no such argument")
-            checked[arg] = rule.default
-            continue
-        checked[arg], broken = _check_value(rule, args[arg])
-        if broken:
-            raise ValueError(f"Expected {key(arg)}{where} {broken}. Received: {key(arg)}={_shown(args[arg])}")
+    _check_names(builder, args, path, where)
+    checked = _checked_values(builder, args, path, where)
     try:
-        parameters = spec.count(**checked)
+        parameters = BUILDERS[builder].count(**checked)
     except ValueError:  # the upsampling plan: sides the networks cannot halve alike
         raise ValueError(
-            f"Expected {key('image_shape')}{where} to have a height and width that can both be halved the same "
+            f"Expected {_key(path, 'image_shape')}{where} to have a height and width that can both be halved the same "
             "number of times (at least once) down to a size >= 4, e.g. 16, 28, 32 or 64. "
-            f"Received: {key('image_shape')}={_shown(args['image_shape'])}"
+            f"Received: {_key(path, 'image_shape')}={_shown(args['image_shape'])}"
         ) from None
     if parameters > MAX_PARAMETERS:
         raise ValueError(

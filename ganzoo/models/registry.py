@@ -3,21 +3,29 @@
 A preset stores each network as data, `{"builder": name, "args": {...},
 "parameters": int}`, never as a serialized Keras graph, so a preset a
 reviewer can read cannot run code. This is the one place that maps those
-names to functions; what each builder takes, and how many weights that
-gives, is declared in `ganzoo.client.network_args` and checked before anything is
-built.
+names to functions. The names, what each builder takes, and how many
+weights that gives, are declared in `ganzoo.client.network_args` and checked
+before anything is built: the builder `<family>_<role>` declared there is
+the function of that name in the family's module.
 """
 
 from ganzoo.client import network_args
-from ganzoo.models.dcgan import dcgan_discriminator, dcgan_generator
-from ganzoo.models.resnet import resnet_discriminator, resnet_generator
+from ganzoo.models import dcgan, resnet
 
-BUILDERS = {
-    "dcgan_generator": dcgan_generator,
-    "dcgan_discriminator": dcgan_discriminator,
-    "resnet_generator": resnet_generator,
-    "resnet_discriminator": resnet_discriminator,
-}
+_FAMILIES = {module.__name__.rpartition(".")[2]: module for module in (dcgan, resnet)}
+
+
+def _builder_function(name, builder):
+    function = getattr(_FAMILIES.get(builder.family), name, None)
+    if function is None:  # a declaration without its function: a bug in ganzoo, caught on import
+        raise ImportError(
+            f"Expected the builder {name} declared in ganzoo.client.network_args to be a function of "
+            f"ganzoo.models.{builder.family}. Received: no such function"
+        )
+    return function
+
+
+BUILDERS = {name: _builder_function(name, builder) for name, builder in network_args.BUILDERS.items()}
 GENERATOR_BUILDERS = network_args.GENERATOR_BUILDERS
 
 

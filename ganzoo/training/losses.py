@@ -9,6 +9,7 @@ that pair.
 
 import collections
 
+from ganzoo.client.loss_names import LOSS_NAMES, TARGET_LOSSES
 
 try:  # the base install has no Keras: say which extra brings it
     from keras import ops
@@ -162,13 +163,15 @@ def gradient_penalty_from_gradients(gradients, epsilon=1e-12):
     return ops.mean(ops.square(norm - 1.0))
 
 
-LOSSES = {
-    "non_saturating": AdversarialLoss(non_saturating_d_loss, non_saturating_g_loss, True),
-    "minimax": AdversarialLoss(non_saturating_d_loss, minimax_g_loss, True),
-    "least_squares": AdversarialLoss(least_squares_d_loss, least_squares_g_loss, True),
-    "wasserstein": AdversarialLoss(wasserstein_d_loss, wasserstein_g_loss, False),
-    "hinge": AdversarialLoss(hinge_d_loss, wasserstein_g_loss, False),
+# The names and which losses have targets to smooth are declared in the zoo client; here each gets its functions.
+_FUNCTIONS = {
+    "non_saturating": (non_saturating_d_loss, non_saturating_g_loss),
+    "minimax": (non_saturating_d_loss, minimax_g_loss),
+    "least_squares": (least_squares_d_loss, least_squares_g_loss),
+    "wasserstein": (wasserstein_d_loss, wasserstein_g_loss),
+    "hinge": (hinge_d_loss, wasserstein_g_loss),
 }
+LOSSES = {name: AdversarialLoss(*_FUNCTIONS[name], name in TARGET_LOSSES) for name in LOSS_NAMES}
 
 
 def get_loss(name):
