@@ -4,10 +4,13 @@ At the end of every epoch `RunCheckpoint` writes `checkpoints/epoch_NNNN/`:
 
 - `model.weights.h5`: G, D, both optimizers' state and the seed states
   (`GAN.save_own_variables`);
-- `arrays.npz`: the callbacks' arrays (the EMA generator's weights, the
-  best-FD generator's weights);
-- `state.json`: the epoch count and the callbacks' other state (FD history
-  and best, the metrics rows, the sample grids written so far);
+- `state.json`: the epoch count and, under `callbacks`, the state of every
+  callback with `get_state`/`set_state` (the protocol of
+  `ganzoo.training.callbacks`: EMA, FD history and best, the metrics rows,
+  the sample grids written so far, a user's own), by callback name;
+- `arrays.npz`: the numpy arrays of those states (the EMA generator's
+  weights, the best-FD generator's weights), which `state.json` names as
+  `{"__ndarray__": key}`;
 
 all under a temporary folder name first, then renamed, then
 `checkpoints/latest.json` is pointed at it (written atomically) and the
@@ -24,6 +27,10 @@ another folder or a missing one, the newest intact checkpoint is used (and
 said). A run whose checkpoints are all damaged is refused, naming the file.
 A full disk while writing ends in one line naming the checkpoint; the
 previous checkpoint stays.
+
+A checkpoint written before the protocol (the callbacks' state under
+fixed keys: `ema_skipped_batches`, `fd`, `metrics_rows`, `sample_paths`,
+arrays `ema_NNNN` and `fd_best_NNNN`) is read as the same states.
 
 Resuming restores all of that; `ganzoo.data.load_epochs` shuffles epoch
 `e` by `(seed, e)` alone, so the resumed run reads the same batches and
@@ -46,13 +53,10 @@ from ganzoo.runs.checkpoint_check import FOLDER, LATEST, NAME, first_line
 from ganzoo.runs.checkpoint_check import check_trained_with, find, latest, started  # noqa: F401 - this module's API
 from ganzoo.client.files import write_atomic
 from ganzoo.runs.run_folder import write_failed
+from ganzoo.training.callbacks import state as callback_state
 
 # Leftovers of a killed writer: a checkpoint's staging folder, latest.json's temporary file.
 _STAGING = re.compile(r"\.epoch_\d{4,}\.\d+\.part|\.latest\.json\.\d+\.[0-9a-f]{8}\.part")
-
-
-def _weights_arrays(prefix, weights):
-    return {f"{prefix}_{index:04d}": np.asarray(weight) for index, weight in enumerate(weights or [])}
 
 
 def _arrays(npz, prefix):
@@ -60,14 +64,39 @@ def _arrays(npz, prefix):
     return [npz[key] for key in keys] or None
 
 
+def _stateful(callbacks, ema=None, fd_monitor=None, metrics_log=None, sample_grid=None):
+    """The callbacks whose state a checkpoint holds, by name (`ganzoo.training.callbacks.state.stateful`)."""
+    return callback_state.stateful([ema, fd_monitor, metrics_log, sample_grid, *callbacks])
+
+
+def _legacy_states(state, npz, run_dir):
+    """The callback states of a checkpoint written before the protocol, which kept them under fixed keys."""
+    states = {}
+    if _arrays(npz, "ema") is not None:
+        states["GeneratorEMA"] = {
+            "weights": _arrays(npz, "ema"),
+            "skipped_batches": state.get("ema_skipped_batches", 0),
+        }
+    if "fd" in state:
+        states["FrechetDistanceMonitor"] = {**state["fd"], "best_weights": _arrays(npz, "fd_best")}
+    states["MetricsLog"] = {"rows": state.get("metrics_rows", [])}
+    states["SampleGrid"] = {"paths": [os.path.join(run_dir, path) for path in state.get("sample_paths", [])]}
+    return states
+
+
 class RunCheckpoint(keras.callbacks.Callback):
     """Writes a checkpoint of the run at the end of every epoch (place it after the other callbacks).
 
     Args:
         run_dir: the run folder.
-        ema, fd_monitor, metrics_log, sample_grid, nan_guard: the run's
-            ganzoo callbacks whose state is saved (None where absent). No
-            checkpoint is written after an epoch in which `nan_guard` tripped.
+        callbacks: the run's other callbacks: the state of each one with
+            `get_state` and `set_state` is saved (the protocol of
+            `ganzoo.training.callbacks`; a user's own callbacks too). Pass
+            the same ones to `restore`.
+        ema, fd_monitor, metrics_log, sample_grid: ganzoo callbacks whose
+            state is saved too (None where absent), as if in `callbacks`.
+        nan_guard: the run's `NaNGuard`, or None. No checkpoint is written
+            after an epoch in which it tripped.
         trained_with: what the run trains with (a JSON-able dict: the config
             and the precision), recorded so that `check_trained_with` can
             refuse a resume under other settings.
@@ -81,6 +110,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         self,
         run_dir,
         *,
+        callbacks=(),
         ema=None,
         fd_monitor=None,
         metrics_log=None,
@@ -90,8 +120,8 @@ class RunCheckpoint(keras.callbacks.Callback):
     ):
         super().__init__()
         self.folder = Path(run_dir) / FOLDER
-        self.ema, self.fd_monitor, self.metrics_log = ema, fd_monitor, metrics_log
-        self.sample_grid, self.nan_guard = sample_grid, nan_guard
+        self.stateful = _stateful(callbacks, ema, fd_monitor, metrics_log, sample_grid)  # name -> callback
+        self.nan_guard = nan_guard
         self.trained_with = None if trained_with is None else json.loads(json.dumps(trained_with))
         self._last_bytes = None  # the size of the last checkpoint written: the next one has the same
 
@@ -159,22 +189,11 @@ class RunCheckpoint(keras.callbacks.Callback):
         arrays, state = {}, {"epochs_done": epochs_done}
         if self.trained_with is not None:
             state["trained_with"] = self.trained_with
-        if self.ema is not None and self.ema.ema_generator is not None:
-            arrays.update(_weights_arrays("ema", self.ema.ema_generator.get_weights()))
-            state["ema_skipped_batches"] = self.ema.skipped_batches
-        if self.fd_monitor is not None:
-            arrays.update(_weights_arrays("fd_best", self.fd_monitor.best_weights))
-            state["fd"] = {
-                "history": self.fd_monitor.history,
-                "best_fd": self.fd_monitor.best_fd,
-                "best_epoch": self.fd_monitor.best_epoch,
-            }
-        if self.metrics_log is not None:
-            state["metrics_rows"] = self.metrics_log.rows
-        if self.sample_grid is not None:  # relative to the run folder: a resume may run from another directory
-            state["sample_paths"] = [os.path.relpath(p, self.folder.parent) for p in self.sample_grid.paths]
+        state["callbacks"] = {
+            name: callback_state.encode(name, callback.get_state(), arrays) for name, callback in self.stateful.items()
+        }
         np.savez(staging / "arrays.npz", **arrays)
-        (staging / "state.json").write_text(json.dumps(state, default=float) + "\n", encoding="utf-8")
+        (staging / "state.json").write_text(json.dumps(state) + "\n", encoding="utf-8")
         for item in (*staging.iterdir(), staging):  # on disk before the pointer moves (power loss, not just kill -9)
             _fsync(item)
 
@@ -214,14 +233,18 @@ def _fsync(path):
         os.close(descriptor)
 
 
-def restore(path, gan, *, ema=None, fd_monitor=None, metrics_log=None, sample_grid=None):
+def restore(path, gan, *, callbacks=(), ema=None, fd_monitor=None, metrics_log=None, sample_grid=None):
     """Loads a checkpoint folder into a compiled `gan` and the callbacks; returns the epochs done.
 
-    Call it before `fit(..., initial_epoch=epochs_done)`.
+    Call it before `fit(..., initial_epoch=epochs_done)`. Each callback
+    with `get_state` and `set_state` (in `callbacks`, or given by name as
+    to `RunCheckpoint`) gets the state saved under its name; one the
+    checkpoint holds no state for is left as it is.
 
     Raises:
-        ValueError: a file of the checkpoint cannot be read or does not fit
-            the networks (one line naming the file).
+        ValueError: a file of the checkpoint cannot be read, does not fit
+            the networks, or holds a state a callback refuses (one line
+            naming the file).
     """
     path = Path(path)
     state_path, weights, arrays = path / "state.json", path / "model.weights.h5", path / "arrays.npz"
@@ -238,21 +261,21 @@ def restore(path, gan, *, ema=None, fd_monitor=None, metrics_log=None, sample_gr
         ) from None
     try:
         with np.load(arrays, allow_pickle=False) as npz:
-            if ema is not None:
-                weights_ema = _arrays(npz, "ema")
-                if weights_ema is not None:
-                    ema.restore(gan.generator, weights_ema, state.get("ema_skipped_batches", 0))
-            if fd_monitor is not None and "fd" in state:
-                fd_monitor.history = [tuple(item) for item in state["fd"]["history"]]
-                fd_monitor.best_fd = state["fd"]["best_fd"]
-                fd_monitor.best_epoch = state["fd"]["best_epoch"]
-                fd_monitor.best_weights = _arrays(npz, "fd_best")
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
+            if "callbacks" in state:
+                saved = {name: callback_state.decode(value, npz) for name, value in state["callbacks"].items()}
+            else:  # written before the callback state protocol
+                saved = _legacy_states(state, npz, path.parent.parent)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile) as error:
         raise ValueError(f"Expected the arrays of the checkpoint in {arrays}. Received: {first_line(error)}") from None
-    if metrics_log is not None:
-        metrics_log.rows = list(state.get("metrics_rows", []))
-    if sample_grid is not None:
-        sample_grid.paths = [os.path.join(path.parent.parent, p) for p in state.get("sample_paths", [])]
+    for name, callback in _stateful(callbacks, ema, fd_monitor, metrics_log, sample_grid).items():
+        if name not in saved:
+            continue
+        try:
+            callback.set_state(saved[name])
+        except (KeyError, TypeError, ValueError, IndexError) as error:
+            raise ValueError(
+                f"Expected {state_path} to hold a state that callback {name} takes. Received: {first_line(error)}"
+            ) from None
     return epochs_done
 
 
