@@ -203,11 +203,6 @@ class Interrupt(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ganzoo.runs.run_callbacks.RunCallbacks does not pass the caller's callbacks to RunCheckpoint and "
-    "restore yet (parts needs 'callbacks': [*defaults, *extra])",
-)
 def test_a_user_callback_resumes_with_train_and_resume(tmp_path):
     from ganzoo.runs.run import resume, train
     from ganzoo.training.config import default_config

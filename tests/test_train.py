@@ -16,7 +16,9 @@ from PIL import Image  # noqa: E402
 from ganzoo.runs import run as train_module  # noqa: E402
 from ganzoo.training.config import default_config, validate_config  # noqa: E402
 from ganzoo.models import describe_generator  # noqa: E402
-from ganzoo.runs.run import train  # noqa: E402
+from ganzoo.runs import checkpoint, run_folder  # noqa: E402
+from ganzoo.runs.run import resume, train  # noqa: E402
+from ganzoo.runs.run_phases import Run  # noqa: E402
 
 
 def tiny_config(variant="dcgan", **kwargs):
@@ -164,3 +166,60 @@ def test_an_image_size_the_networks_do_not_fit_is_named(tmp_path):
         r"Received: recipe\.image_size=28",
     ):
         train(config, tmp_path, verbose=0, export_onnx=False)
+
+
+# -- a run in phases (issue 20, item 5) --
+
+QUIET = {"verbose": 0, "export_onnx": False, "fd_every": 0}
+
+
+class FailAtEpoch(keras.callbacks.Callback):
+    """Fails (an error, not Ctrl-C) as (1-based) epoch `epoch` begins, inside `model.fit`."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:
+            raise RuntimeError(f"failed in epoch {self.epoch}")
+
+
+def _listing(folder):
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
+
+
+def test_the_phases_of_a_run_are_called_in_order(tmp_path, monkeypatch):
+    called = []
+    phases = ["prepare", "build", "restore", "fit", "save_generators", "close", "write_preset", "finish"]
+    for name in phases:
+
+        def spy(self, *args, _phase=getattr(Run, name), _name=name, **kwargs):
+            called.append(_name)
+            return _phase(self, *args, **kwargs)
+
+        monkeypatch.setattr(Run, name, spy)
+    result = train(tiny_config(epochs=1), tmp_path / "run", **QUIET)
+    assert called == phases
+    assert result["resumed_from"] == 0 and len(result["history"]["d_loss"]) == 1
+
+
+def test_a_failure_in_fit_before_a_checkpoint_leaves_the_folder_as_it_was(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    before = _listing(tmp_path)
+    with pytest.raises(RuntimeError, match="failed in epoch 1"):
+        train(tiny_config(epochs=2), tmp_path, callbacks=[FailAtEpoch(1)], precision="mixed_bfloat16", **QUIET)
+    assert _listing(tmp_path) == before  # no run.json, no samples/, no .lock: a corrected run may use the folder
+    assert keras.config.dtype_policy().name == "float32"  # the precision ended with the run
+    run_folder.check_free(tmp_path)  # the lock is released
+
+
+def test_a_failure_in_fit_after_a_checkpoint_keeps_the_run_to_resume(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="failed in epoch 2"):
+        train(tiny_config(epochs=2), out, callbacks=[FailAtEpoch(2)], **QUIET)
+    assert (out / "run.json").is_file() and not (out / "generator.keras").exists()
+    assert checkpoint.latest(out) == (1, out / "checkpoints" / "epoch_0001")
+    assert ".lock" not in os.listdir(out) and keras.config.dtype_policy().name == "float32"
+    result = resume(out, verbose=0)
+    assert result["resumed_from"] == 1 and (out / "generator.keras").is_file()

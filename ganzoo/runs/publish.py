@@ -31,10 +31,10 @@ def export_preset_onnx(keras_file, onnx_file, name, variant, dataset):
         ganzoo.export.VerificationError: the export does not match Keras.
         RuntimeError: the TensorFlow subprocess failed (its error attached).
     """
-    import keras
+    from ganzoo.backends import driver
 
     keras_file, onnx_file = Path(keras_file), Path(onnx_file)
-    if keras.backend.backend() != "tensorflow":
+    if not driver.onnx_export_in_process():
         code = "import sys; from ganzoo.runs.publish import export_preset_onnx as f; f(*sys.argv[1:])"
         env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
         result = subprocess.run(

@@ -1,48 +1,23 @@
-"""`train`: a preset config -> a trained generator and its run folder."""
+"""`train`: a preset config -> a trained generator and its run folder.
 
-import contextlib
-import json
+`train` and `resume` hold the run folder (its lock, its record, what a
+failure leaves) and hand the run to the phases of a
+`ganzoo.runs.run_phases.Run`, called in order by `_run`.
+"""
+
 import os
 import sys
-import time
 import warnings
 
-import keras
-
-import ganzoo
-from ganzoo.training import callbacks as callbacks_module
-from ganzoo.runs import checkpoint
-from ganzoo.training import config as config_module
-from ganzoo import data
-from ganzoo.training import distribution as distribution_module
-from ganzoo.training import mixed_precision as precision_module
-from ganzoo.runs import run_folder
-from ganzoo.training.balance import BalanceMonitor
-from ganzoo.client.files import sha256_file, write_atomic
+from ganzoo import data  # noqa: F401 - `ganzoo.runs.run.data` is how tests reach the data the run loads
 from ganzoo.install_hints import missing_message
+from ganzoo.runs import checkpoint, run_folder
+from ganzoo.runs.run_phases import Run
+from ganzoo.runs.run_settings import run_settings, trained_with
+from ganzoo.training import config as config_module
+from ganzoo.training import mixed_precision as precision_module
 
 PRECISIONS = precision_module.PRECISIONS
-
-
-def _float32_copy(entry, network):
-    """Builds `network`'s preset entry in float32 (the global policy untouched) and copies its weights."""
-    copy = config_module.build_network(entry, dtype="float32")
-    copy.set_weights(network.get_weights())
-    return copy
-
-
-def _fd_available(dataset, image_shape):
-    from ganzoo.metrics import classifiers
-
-    if dataset not in classifiers.CLASSIFIER_DATASETS:
-        return False
-    if tuple(classifiers.CLASSIFIER_CONFIGS[dataset]["image_shape"]) != tuple(image_shape):
-        return False
-    try:
-        classifiers.classifier_record(dataset)
-    except (FileNotFoundError, ValueError, KeyError):
-        return False
-    return True
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -58,12 +33,29 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.out_dir, self.epochs_done = out_dir, epochs_done
 
     def __str__(self):
-        saved = f"the checkpoint of epoch {self.epochs_done}" if self.epochs_done else "no checkpoint yet (epoch 1 did not end)"
-        return (f"Interrupted. {self.out_dir} holds {saved}; continue with: ganzoo train --resume {self.out_dir}")
+        saved = (
+            f"the checkpoint of epoch {self.epochs_done}"
+            if self.epochs_done
+            else "no checkpoint yet (epoch 1 did not end)"
+        )
+        return f"Interrupted. {self.out_dir} holds {saved}; continue with: ganzoo train --resume {self.out_dir}"
 
 
-def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=True, precision="float32",
-          jit=False, fd_every=None, command=None, overwrite=False, distribute=None):
+def train(
+    config,
+    out_dir,
+    *,
+    epochs=None,
+    verbose=1,
+    callbacks=(),
+    export_onnx=True,
+    precision="float32",
+    jit=False,
+    fd_every=None,
+    command=None,
+    overwrite=False,
+    distribute=None,
+):
     """Trains the GAN a preset describes and writes a run folder.
 
     Steps: validate `config`; `keras.utils.set_random_seed(recipe.seed)`;
@@ -140,23 +132,17 @@ def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=
     Example:
         >>> result = train(default_config("dcgan", epochs=2), "runs/dcgan")
     """
-    config = config_module.validate_config(json.loads(json.dumps(config)))
-    requested, precision = precision, precision_module.resolve_precision(precision)
-    if requested == "auto" and verbose:
-        print(f"ganzoo: --precision auto chose {precision} for this device")
-    if epochs is not None:
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(f"Expected epochs to be a positive int. Received: epochs={epochs!r}")
-        config["recipe"]["epochs"] = epochs
-    if fd_every is not None and (isinstance(fd_every, bool) or not isinstance(fd_every, int) or fd_every < 0):
-        raise ValueError(f"Expected fd_every to be None or an int >= 0. Received: fd_every={fd_every!r}")
-    if fd_every is None:
-        fd_every = max(1, config["recipe"]["epochs"] // 5)
-    if not (distribute is None or distribute == "all" or (
-            isinstance(distribute, int) and not isinstance(distribute, bool) and distribute >= 1)):
-        raise ValueError(f"Expected distribute to be None, 'all' or an int >= 1. Received: distribute={distribute!r}")
-    settings = {"precision": precision, "jit": bool(jit), "fd_every": fd_every, "export_onnx": bool(export_onnx),
-                "command": command, "distribute": distribute}
+    config, settings = run_settings(
+        config,
+        epochs=epochs,
+        precision=precision,
+        jit=jit,
+        fd_every=fd_every,
+        export_onnx=export_onnx,
+        command=command,
+        distribute=distribute,
+        verbose=verbose,
+    )
     out_dir = os.fspath(out_dir)
     with run_folder.lock(out_dir):
         run_folder.claim(out_dir, overwrite=overwrite)
@@ -166,7 +152,7 @@ def train(config, out_dir, *, epochs=None, verbose=1, callbacks=(), export_onnx=
             except OSError as error:
                 path = os.path.join(out_dir, run_folder.RUN_RECORD)
                 raise run_folder.write_failed(error, path, out_dir, resumable=False) from None
-            return _guarded_run(config, out_dir, settings, verbose=verbose, callbacks=callbacks, start=None)
+            return _guarded_run(Run(config, out_dir, settings, verbose=verbose, callbacks=callbacks))
         except Exception as error:
             # Failed before its first checkpoint: leave no "run" behind, so a corrected run may use the folder.
             # A full disk keeps run.json: `--resume` starts the run again once there is room.
@@ -212,177 +198,43 @@ def resume(out_dir, *, verbose=1, callbacks=()):
                 "generator.keras and no checkpoint). Train anew with --overwrite or another --out"
             )
         if start is not None:
-            checkpoint.check_trained_with(start[1], _trained_with(config, settings), source)
-        return _guarded_run(config, out_dir, settings, verbose=verbose, callbacks=callbacks, start=start)
+            checkpoint.check_trained_with(start[1], trained_with(config, settings), source)
+        return _guarded_run(Run(config, out_dir, settings, verbose=verbose, callbacks=callbacks, start=start))
 
 
-def _trained_with(config, settings):
-    """What a checkpoint records of its run, so that a resume under other settings is refused."""
-    return {"config": config, "precision": settings["precision"]}
-
-
-def _guarded_run(config, out_dir, settings, **kwargs):
+def _guarded_run(run):
     """`_run`, with Ctrl-C or SIGTERM at any moment (also while saving) reported as `TrainingInterrupted`,
     and a full disk as one line naming the path."""
     try:
-        return _run(config, out_dir, settings, **kwargs)
+        return _run(run)
     except TrainingInterrupted:
         raise
     except KeyboardInterrupt:
-        latest = checkpoint.latest(out_dir)
-        raise TrainingInterrupted(out_dir, latest[0] if latest else 0) from None
+        latest = checkpoint.latest(run.out_dir)
+        raise TrainingInterrupted(run.out_dir, latest[0] if latest else 0) from None
     except OSError as error:
         if error.errno not in run_folder.DISK_FULL:
             raise
-        raise run_folder.write_failed(error, error.filename or out_dir, out_dir) from None
+        raise run_folder.write_failed(error, error.filename or run.out_dir, run.out_dir) from None
 
 
-def _run(config, out_dir, settings, *, verbose, callbacks, start):
-    recipe = config["recipe"]
-    samples_dir = os.path.join(out_dir, "samples")
-    os.makedirs(samples_dir, exist_ok=True)
-    files = {}
-
-    keras.utils.set_random_seed(recipe["seed"])
-    previous_policy = keras.mixed_precision.global_policy()
-    distribute = settings.get("distribute")  # None: one device; "all": every local accelerator; N replicas
-    scope, replicas, close = (contextlib.nullcontext(), 1, lambda: None) if distribute is None else (
-        distribution_module.data_parallel(None if distribute == "all" else distribute))
-    keras.mixed_precision.set_global_policy(settings["precision"])
+def _run(run):
+    """Calls the phases of `run` in order; the dtype policy and the distribution end whatever happens."""
+    run.prepare()
     try:
-        num_classes = config["gan"]["num_classes"]
-        if recipe["batch_size"] % replicas:
-            raise ValueError(
-                f"Expected recipe.batch_size (the global batch) divisible by the {replicas} replicas. "
-                f"Received: batch_size={recipe['batch_size']}"
-            )
-        with scope:
-            gan = config_module.build_gan(config, jit_compile=settings["jit"])
-        wanted = tuple(data.image_shape(recipe["dataset"], recipe["image_size"]))
-        if wanted != tuple(gan.image_shape):
-            raise ValueError(
-                f"Expected recipe.image_size and recipe.dataset to give the networks' image shape "
-                f"{tuple(gan.image_shape)}. Received: recipe.image_size={recipe['image_size']} on "
-                f"{recipe['dataset']!r}, which gives {wanted}"
-            )
-        initial_epoch = 0 if start is None else start[0]
-        # Epoch e is shuffled by (seed, e) alone, so a resumed run reads what an uninterrupted one would.
-        dataset, steps_per_epoch = data.load_epochs(
-            recipe["dataset"],
-            first_epoch=initial_epoch,
-            seed=recipe["seed"],
-            batch_size=recipe["batch_size"],
-            image_size=recipe["image_size"],
-            with_labels=num_classes is not None,
-            discriminator_steps=config["gan"]["discriminator_steps"],
-        )
-        guard = callbacks_module.NaNGuard()
-        defaults = [guard, BalanceMonitor()]
-        ema = None
-        if recipe["ema_decay"] is not None:
-            ema = callbacks_module.GeneratorEMA(recipe["ema_decay"])
-            defaults.append(ema)
-            total_steps, horizon = steps_per_epoch * recipe["epochs"], 1.0 / (1.0 - recipe["ema_decay"])
-            if total_steps < 3 * horizon:  # the average still holds e^-3 = 5% of the untrained start
-                warnings.warn(
-                    f"ema_decay={recipe['ema_decay']} averages over about {horizon:.0f} generator steps, but the run "
-                    f"has {total_steps}: the saved EMA generator keeps {100 * recipe['ema_decay'] ** total_steps:.0f}% "
-                    "of the untrained weights. Use a smaller decay (e.g. 0.99) or more epochs.",
-                    stacklevel=2,
-                )
-        fd_monitor = None
-        if settings["fd_every"] and _fd_available(recipe["dataset"], gan.image_shape):
-            fd_monitor = callbacks_module.FrechetDistanceMonitor(recipe["dataset"], every=settings["fd_every"], ema=ema)
-            defaults.append(fd_monitor)
-        # 64 samples; conditional: 8 full rows of one sample per class.
-        sample_grid = callbacks_module.SampleGrid(samples_dir, every=1, n=64 if num_classes is None else 8 * num_classes,
-                                                  ema=ema)
-        metrics_log = callbacks_module.MetricsLog(os.path.join(out_dir, "metrics.csv"), os.path.join(out_dir, "metrics.png"))
-        parts = {"ema": ema, "fd_monitor": fd_monitor, "metrics_log": metrics_log, "sample_grid": sample_grid}
-        saver = checkpoint.RunCheckpoint(out_dir, nan_guard=guard, trained_with=_trained_with(config, settings), **parts)
-        all_callbacks = [*defaults, sample_grid, *callbacks, metrics_log, saver]
-
-        if start is not None:
-            checkpoint.restore(start[1], gan, **parts)
-            if verbose:
-                print(f"ganzoo: resuming {out_dir} after epoch {initial_epoch} of {recipe['epochs']}")
-            if start[2] is not None:  # latest.json was not followed: say so whatever the verbosity
-                print(f"ganzoo: note: {start[2]}", file=sys.stderr)
-
-        # A resumed run counts the epochs before the interruption too (their times travel in the checkpoint).
-        earlier = sum(float(row.get("epoch_seconds") or 0.0) for row in metrics_log.rows)
-        started = time.perf_counter()
-        try:
-            # shuffle=False: ganzoo.data.load shuffles; Keras would only warn that it ignores the flag.
-            history = gan.fit(dataset, epochs=recipe["epochs"], initial_epoch=initial_epoch,
-                              steps_per_epoch=steps_per_epoch, verbose=verbose, callbacks=all_callbacks, shuffle=False)
-        except KeyboardInterrupt:
-            latest = checkpoint.latest(out_dir)
-            raise TrainingInterrupted(out_dir, latest[0] if latest else 0) from None
-        process_seconds = time.perf_counter() - started
-        seconds = earlier + process_seconds
-
-        final = ema.ema_generator if ema is not None else gan.generator
-        generator = _float32_copy(config["generator"], final)
-        files["generator"] = run_folder.save_model(generator, os.path.join(out_dir, "generator.keras"))
-        if fd_monitor is not None and fd_monitor.best_weights is not None:
-            best = _float32_copy(config["generator"], final)
-            best.set_weights(fd_monitor.best_weights)
-            files["generator_best"] = run_folder.save_model(best, os.path.join(out_dir, "generator_best.keras"))
+        run.build()
+        run.restore()
+        run.fit()
+        run.save_generators()
     finally:
-        keras.mixed_precision.set_global_policy(previous_policy)
-        close()
-
-    files["samples"] = sample_grid.paths
-    files["metrics_csv"] = metrics_log.path_csv
-    files["metrics_png"] = metrics_log.plot_path
-    config["weights"] = {
-        "file": "generator.keras",
-        "sha256": sha256_file(files["generator"]),
-        "size_bytes": os.path.getsize(files["generator"]),
-    }
-    config["quality"] = None  # new weights; `ganzoo evaluate` fills it in
-    precision, jit = settings["precision"], settings["jit"]
-    config["training"] = {
-        "seconds": round(seconds, 2),
-        "command": settings["command"] or f"ganzoo.runs.run.train(precision={precision!r}, jit={bool(jit)})",
-        "ganzoo_version": ganzoo.__version__,
-    }
-    config_module.validate_config(config)
-    files["config"] = os.path.join(out_dir, "config.json")
-    write_atomic(files["config"], (json.dumps(config, indent=2) + "\n").encode("utf-8"))
-
-    if settings["export_onnx"]:
-        path = _export(generator, os.path.join(out_dir, "generator.onnx"), files.get("generator"))
+        run.close()
+    run.write_preset()
+    if run.settings["export_onnx"]:
+        path = _export(run.generator, os.path.join(run.out_dir, "generator.onnx"), run.files.get("generator"))
         if path is not None:
-            files["onnx"] = path
-    # The run is complete: nothing left to resume (a checkpoints/ folder the run did not create stays).
-    recorded = run_folder.written(out_dir)
-    checkpoint.remove(out_dir, keep_folder=recorded is not None and "checkpoints" not in recorded[1])
-    epochs_run = len(history.epoch)
-    return {
-        "config": config,
-        "history": history.history,
-        "seconds": seconds,
-        "process_seconds": process_seconds,
-        "nan_guard": guard.tripped,
-        "out_dir": out_dir,
-        "files": files,
-        "resumed_from": initial_epoch,
-        "summary": _summary(out_dir, config, initial_epoch, epochs_run, process_seconds, seconds),
-    }
-
-
-def _summary(out_dir, config, initial_epoch, epochs_run, process_seconds, seconds):
-    """One line: the run (its folder and variant), what this process trained, and the run's total."""
-    total = initial_epoch + epochs_run
-    if epochs_run:
-        here = f"epochs {initial_epoch + 1}-{total} in {process_seconds:.1f} s in this process"
-    else:
-        here = "no epoch left to train in this process (it wrote the run's files)"
-    return (
-        f"Trained {out_dir} ({config['variant']}): {here}; {total} epoch{'s' * (total != 1)}, {seconds:.1f} s in total."
-    )
+            run.files["onnx"] = path
+    # The run is complete: nothing left to resume.
+    return run.finish()
 
 
 def _export(generator, path, keras_file=None):
@@ -408,7 +260,9 @@ def _export_to(generator, path, keras_file=None):
     tf2onnx). On JAX or PyTorch the saved `.keras` generator is exported in a
     TensorFlow subprocess (`python -m ganzoo export`), which verifies it the same way.
     """
-    if keras.backend.backend() != "tensorflow":
+    from ganzoo.backends import driver
+
+    if not driver.onnx_export_in_process():
         return _export_in_tensorflow(keras_file, path)
     try:
         from ganzoo.export.onnx_export import to_onnx
