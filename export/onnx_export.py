@@ -92,7 +92,9 @@ def _check_opset(opset):
 
 def _convert(generator, spec, opset):
     """Runs Keras' ONNX export; returns the `onnx.ModelProto` with public names."""
-    if keras.backend.backend() != "tensorflow":
+    from ganzoo.backends import driver
+
+    if not driver.onnx_export_in_process():
         raise ValueError(f"Expected the tensorflow backend for ONNX export. Received: {keras.backend.backend()!r}")
     import tensorflow as tf
 

@@ -110,8 +110,10 @@ def publish(run_dir, name, hub_dir, *, description=None, overwrite=False):
     run_dir, hub_dir = Path(run_dir), Path(hub_dir)
     blocking = next((p for p in (hub_dir, *hub_dir.parents) if p.exists() and not p.is_dir()), None)
     if blocking is not None:  # before the export: a hub that cannot exist must not cost seconds of work
-        raise NotADirectoryError(f"Expected --hub to be a directory (it is created if missing). Received: {hub_dir}, "
-                                 f"but {blocking} is a file")
+        raise NotADirectoryError(
+            f"Expected --hub to be a directory (it is created if missing). Received: {hub_dir}, "
+            f"but {blocking} is a file"
+        )
     if (hub_lib.shipped_dir() / f"{name}.json").is_file() and hub_dir.resolve() != hub_lib.shipped_dir().resolve():
         raise ValueError(
             f"Expected a preset name that no shipped preset has (shipped presets win over a hub's, so clients "

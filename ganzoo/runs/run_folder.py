@@ -30,7 +30,7 @@ from pathlib import Path
 
 # The lock, the record and the writes are part of this module's API (`run_folder.lock`, `run_folder.record`, ...).
 from ganzoo.runs.run_lock import LOCK_FILE, RunFolderInUse, check_free, lock  # noqa: F401
-from ganzoo.runs.run_record import ARTEFACTS, FOLDERS, RUN_NAME, RUN_RECORD, TOP_FILES  # noqa: F401
+from ganzoo.runs.run_record import FOLDERS, RUN_NAME, RUN_RECORD, TOP_FILES  # noqa: F401
 from ganzoo.runs.run_record import read_record, record, run_files, written  # noqa: F401
 from ganzoo.runs.run_writes import DISK_FULL, RunFolderFull, save_model, temporary_path, write_failed  # noqa: F401
 

@@ -35,12 +35,12 @@ def load_generator_file(path):
         raise ValueError(f"Expected a generator file ending in .keras (the Keras v3 format). Received: {path!r}")
     check_keras_file(path)
     import keras
-    from keras.src.saving.serialization_lib import SafeModeScope
 
     import ganzoo.training.gan  # noqa: F401  (registers the GAN and its optimizer container)
+    from ganzoo.backends import keras_private
     from ganzoo.models import describe_generator  # also registers the ganzoo layers
 
-    with SafeModeScope(True):
+    with keras_private.safe_mode():  # even where the process has switched Keras' safe mode off
         model = keras.saving.load_model(path, safe_mode=True, compile=False)
     describe_generator(model)
     return model

@@ -10,7 +10,7 @@ with loss scaling is the fast choice on older NVIDIA GPUs (Volta, Turing).
 import os
 import warnings
 
-import keras
+from ganzoo.backends import driver
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -41,36 +41,13 @@ def accelerator():
     """`(kind, compute_capability)` of the first accelerator the Keras backend sees, or None.
 
     `kind` is "gpu" or "tpu"; `compute_capability` a float such as 8.0 for
-    NVIDIA GPUs, else None.
+    NVIDIA GPUs, else None. The probe is the backend driver's
+    (`ganzoo.backends`).
     """
-    backend = keras.backend.backend()
     try:
-        if backend == "jax":
-            import jax
-
-            device = jax.devices()[0]
-            if device.platform == "cpu":
-                return None
-            capability = getattr(device, "compute_capability", None)
-            return device.platform, float(capability) if capability else None
-        if backend == "torch":
-            import torch
-
-            if not torch.cuda.is_available():
-                return None
-            major, minor = torch.cuda.get_device_capability(0)
-            return "gpu", major + minor / 10
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            gpus = tf.config.list_physical_devices("GPU")
-            if not gpus:
-                return None
-            capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability")
-            return "gpu", float(f"{capability[0]}.{capability[1]}") if capability else None
+        return driver.accelerator()
     except Exception:  # a broken driver must not stop training in float32
         return None
-    return None
 
 
 def auto_precision(device=None, flags=None):

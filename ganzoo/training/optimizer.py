@@ -10,9 +10,10 @@ members, which mixed_float16 needs.)
 import copy
 
 import keras
-from keras.src.saving import serialization_lib
 
+from ganzoo.backends import keras_private
 from ganzoo.client.preset_schema import validate_config
+from ganzoo.models import describe as networks
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
@@ -62,7 +63,7 @@ class GANOptimizer(keras.optimizers.Optimizer):
     @property
     def variables(self):
         # Own step counter first, then each member's state (slots, loss scale).
-        return self._variables[:] + self.d_optimizer.variables + self.g_optimizer.variables
+        return super().variables + self.d_optimizer.variables + self.g_optimizer.variables
 
     @property
     def learning_rate(self):
@@ -81,11 +82,11 @@ class GANOptimizer(keras.optimizers.Optimizer):
     @learning_rate.setter
     def learning_rate(self, value):
         for arg, opt in (("d_optimizer", self.d_optimizer), ("g_optimizer", self.g_optimizer)):
-            inner = getattr(opt, "inner_optimizer", opt)
-            if isinstance(inner._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+            setting = keras_private.learning_rate_setting(_inner(opt))
+            if isinstance(setting, keras.optimizers.schedules.LearningRateSchedule):
                 raise ValueError(
                     f"Expected {arg} to have a constant learning rate for model.optimizer.learning_rate to set. "
-                    f"Received: {arg} with the schedule {inner._learning_rate!r}, which sets its rate every step."
+                    f"Received: {arg} with the schedule {setting!r}, which sets its rate every step."
                 )
         d_rate, g_rate = (
             float(keras.ops.convert_to_numpy(o.learning_rate)) for o in (self.d_optimizer, self.g_optimizer)
@@ -103,8 +104,9 @@ class GANOptimizer(keras.optimizers.Optimizer):
         raise NotImplementedError("GANOptimizer applies no gradients itself; use its d_optimizer and g_optimizer.")
 
     def set_weights(self, weights):
-        own = len(self._variables)
-        for variable, value in zip(self._variables, weights[:own]):
+        own_variables = super().variables
+        own = len(own_variables)
+        for variable, value in zip(own_variables, weights[:own]):
             variable.assign(value)
         n_d = len(self.d_optimizer.variables)
         self.d_optimizer.set_weights(weights[own : own + n_d])
@@ -113,15 +115,15 @@ class GANOptimizer(keras.optimizers.Optimizer):
     def get_config(self):
         return {
             "name": self.name,
-            "d_optimizer": serialization_lib.serialize_keras_object(self.d_optimizer),
-            "g_optimizer": serialization_lib.serialize_keras_object(self.g_optimizer),
+            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
         }
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
         for key in ("d_optimizer", "g_optimizer"):
-            config[key] = serialization_lib.deserialize_keras_object(config[key], custom_objects=custom_objects)
+            config[key] = keras.saving.deserialize_keras_object(config[key], custom_objects=custom_objects)
         return cls(**config)
 
 
@@ -149,4 +151,22 @@ def build_optimizers(config):
     # deserialize_keras_object consumes parts of the dict it is given.
     return tuple(
         keras.saving.deserialize_keras_object(copy.deepcopy(recipe[key])) for key in ("d_optimizer", "g_optimizer")
+    )
+
+
+def loss_scaled(d_optimizer, g_optimizer, discriminator, generator):
+    """Returns the pair with each optimizer whose gradients pass through float16 layers loss-scaled.
+
+    Such an optimizer is wrapped in its own `keras.optimizers.LossScaleOptimizer`,
+    so an overflow skips only its network's update. D's gradient passes
+    through D; G's through D as well as G. The choice is read off the
+    networks' layers; an optimizer the user already wrapped stays as it is.
+    """
+    d_half = networks.computes_in_float16(discriminator)
+    g_half = d_half or networks.computes_in_float16(generator)
+    return tuple(
+        keras.optimizers.LossScaleOptimizer(opt)
+        if half and not isinstance(opt, keras.optimizers.LossScaleOptimizer)
+        else opt
+        for opt, half in ((d_optimizer, d_half), (g_optimizer, g_half))
     )

@@ -1,0 +1,109 @@
+"""The GAN's train step, written once in `keras.ops`: critic updates, then one generator update.
+
+```
+train_step(batch)                        # batch = images, or (images, labels)
+  for k in range(discriminator_steps):   # each critic step sees its own real batch
+      z ~ N(0, I)                        # noise from the GAN's SeedGenerator
+      d_loss = loss_d(D(x_real), D(G(z)))  [+ gp_weight * gradient_penalty]
+      update D only                      # G's weights untouched
+  z ~ N(0, I)
+  g_loss = loss_g(D(G(z)))
+  update G only                          # D's trainable weights untouched
+  return {"d_loss", "g_loss", "d_real", "d_fake", ["gp"]}
+```
+
+Each update goes through `ganzoo.training.gradients.minimize`, the backend
+driver's; under `tf.distribute` the noise is drawn for the global batch and
+each replica keeps its rows (`ganzoo.training.distribution`).
+"""
+
+import keras
+from keras import ops
+
+from ganzoo.models import describe as networks
+from ganzoo.training import distribution, gradients, inputs
+from ganzoo.training.losses import get_loss, gradient_penalty_from_gradients
+
+# Losses whose logits read as probabilities through a sigmoid (for the logged d_real and d_fake).
+BCE_LOSSES = ("non_saturating", "minimax")
+
+
+def network_inputs(x, labels):
+    """A network's input: `x`, or `[x, labels]` for a conditional GAN."""
+    return x if labels is None else [x, labels]
+
+
+def unpack(gan, data):
+    """`(images, labels)` of one dataset element, checked against the GAN, as float32 and int32 ids."""
+    images, labels = inputs.split_element(data)
+    inputs.check_batch_structure(images, labels, gan.image_shape, gan.num_classes)
+    if labels is not None:
+        labels = gradients.check_labels(ops.reshape(ops.cast(labels, "int32"), (-1,)), gan.num_classes)
+    return ops.cast(images, "float32"), labels
+
+
+def global_draw(gan, draw, batch, shape):
+    """Draws `(batch * replicas, *shape)` numbers and returns this replica's rows (see `ganzoo.training.distribution`)."""
+    return distribution.replica_rows(draw((batch * distribution.num_replicas(), *shape), seed=gan.seed_generator))
+
+
+def _output(gan, logits):
+    return ops.sigmoid(logits) if gan.loss_name in BCE_LOSSES else logits
+
+
+def discriminator_loss(gan, real_images, labels):
+    """The critic's loss on one real batch and fresh fakes; returns `(loss, (d_real, d_fake, gp))`."""
+    batch = ops.shape(real_images)[0]
+    z = global_draw(gan, keras.random.normal, batch, (gan.latent_dim,))
+    fake_images = ops.stop_gradient(gan.generator(network_inputs(z, labels), training=True))
+    real_logits = gan.discriminator(network_inputs(real_images, labels), training=True)
+    fake_logits = gan.discriminator(network_inputs(fake_images, labels), training=True)
+    loss = get_loss(gan.loss_name).discriminator_loss(
+        real_logits, fake_logits, 1.0 - gan.label_smoothing, gan.fake_label_smoothing
+    )
+    loss = loss + networks.network_losses(gan.discriminator)  # the user's regularizers, if any
+    gp = ops.zeros((), "float32")
+    if gan.gradient_penalty_weight > 0:
+        # One interpolation weight per sample, U[0, 1] (Gulrajani et al., algorithm 1).
+        alpha = global_draw(gan, keras.random.uniform, batch, (1, 1, 1))
+        interpolated = real_images + alpha * (fake_images - real_images)  # (batch, H, W, C)
+        grads = gradients.input_gradients(
+            lambda x: gan.discriminator(network_inputs(x, labels), training=True), interpolated
+        )
+        gp = gradient_penalty_from_gradients(grads)
+        loss = loss + gan.gradient_penalty_weight * gp
+    return loss, (_output(gan, real_logits), _output(gan, fake_logits), gp)
+
+
+def generator_loss(gan, batch, labels):
+    """The generator's loss on `batch` fresh fakes; returns `(loss, None)`."""
+    z = global_draw(gan, keras.random.normal, batch, (gan.latent_dim,))
+    fake_logits = gan.discriminator(
+        network_inputs(gan.generator(network_inputs(z, labels), training=True), labels), training=True
+    )
+    return get_loss(gan.loss_name).generator_loss(fake_logits) + networks.network_losses(gan.generator), None
+
+
+def train_step(gan, data):
+    """One alternating update on one dataset element; updates the GAN's metrics and returns their results."""
+    images, labels = unpack(gan, data)
+    # Under tf.distribute: split the global batch as one device would, then keep this replica's rows.
+    batches, batch = inputs.critic_batches(
+        distribution.gather(images), distribution.gather(labels), gan.discriminator_steps
+    )
+    batches = [(distribution.replica_rows(real), distribution.replica_rows(lab)) for real, lab in batches]
+    batch = batch // distribution.num_replicas()
+    d_vars = gan.discriminator.trainable_variables
+    for real, step_labels in batches:
+        d_loss, (d_real, d_fake, gp) = gradients.minimize(
+            gan.d_optimizer, d_vars, lambda: discriminator_loss(gan, real, step_labels)
+        )
+    g_loss, _ = gradients.minimize(
+        gan.g_optimizer, gan.generator.trainable_variables, lambda: generator_loss(gan, batch, step_labels)
+    )
+    gan.optimizer.iterations.assign_add(1)
+    values = {"d_loss": d_loss, "g_loss": g_loss, "d_real": ops.mean(d_real), "d_fake": ops.mean(d_fake), "gp": gp}
+    trackers = {metric.name: metric for metric in gan.metrics}
+    for name, tracker in trackers.items():
+        tracker.update_state(values[name])
+    return {name: tracker.result() for name, tracker in trackers.items()}
