@@ -22,13 +22,13 @@ REPO = Path(__file__).resolve().parents[1]
 # name: (file, old text, new text, pytest arguments that must fail)
 MUTATIONS = {
     "network_arg_bounds": (
-        "ganzoo/network_args.py",
+        "ganzoo/client/network_args.py",
         "ok = _is_int(value) and spec.low <= value <= spec.high",
         "ok = _is_int(value)",
         ["tests/test_preset_bounds.py", "-k", "bounded"],
     ),
     "size_bytes_cap": (
-        "ganzoo/hub.py",
+        "ganzoo/client/hub.py",
         "not 1 <= size_bytes <= MAX_FILE_BYTES",
         "not 1 <= size_bytes",
         ["tests/test_hub.py", "-k", "size_bytes"],
@@ -46,7 +46,7 @@ MUTATIONS = {
         ["tests/test_graph_rewrites.py", "-k", "max_depth"],
     ),
     "gp_stop_gradient": (
-        "ganzoo/gan.py",
+        "ganzoo/training/step.py",
         "gp = gradient_penalty_from_gradients(grads)",
         "gp = ops.stop_gradient(gradient_penalty_from_gradients(grads))",
         ["tests/test_gan.py", "-k", "penalty"],
@@ -58,34 +58,56 @@ MUTATIONS = {
         ["tests/test_spectral_norm.py", "-k", "mixed"],
     ),
     "registered_name_refusal": (
-        "ganzoo/preset_schema.py",
+        "ganzoo/client/serialized_keras.py",
         'if registered is not None and registered != item.get("class_name"):',
         "if False:",
         ["tests/test_config.py", "-k", "registered"],
     ),
     "fd_best_weights_zero": (
-        "ganzoo/callbacks.py",
+        "ganzoo/training/callbacks/frechet_monitor.py",
         "self.best_weights = generator.get_weights()",
         "self.best_weights = [w * 0 for w in generator.get_weights()]",
         ["tests/test_callbacks.py", "-k", "keeps_the_best"],
     ),
     "non_finite_pixels_allowed": (
-        "ganzoo/inputs.py",
+        "ganzoo/training/inputs.py",
         "        if bad:\n",
         "        if False:\n",
         ["tests/test_fit_checks.py", "-k", "non_finite and array"],
     ),
     "zip_sizes_unchecked": (
-        "ganzoo/keras_file.py",
+        "ganzoo/training/keras_file.py",
         '"""Refuses a `.keras` zip whose directory announces a bomb, before any member is read.\n',
         '"""Refuses a `.keras` zip whose directory announces a bomb, before any member is read."""\n    return\n    """\n',
         ["tests/test_keras_file.py", "-k", "bomb"],
+    ),
+    "label_range_unchecked": (
+        "ganzoo/client/labels.py",
+        "return bool(values.size) and bool(values.min() < 0 or values.max() >= num_classes)",
+        "return False",
+        ["tests/test_labels.py"],
+    ),
+    "user_callback_state_ignored": (
+        "ganzoo/training/callbacks/state.py",
+        "def has_state(callback):\n",
+        'def has_state(callback):\n    return callback.__class__.__module__.startswith("ganzoo.")\n',
+        ["tests/test_callback_state.py", "-k", "user"],
+    ),
+    "runtime_layer_contract_dropped": (
+        "pyproject.toml",
+        '    "ganzoo.export.runtime",\n',
+        "",
+        ["tests/test_layers.py", "-k", "violation"],
     ),
 }
 
 
 def _copy(destination):
-    ignore = shutil.ignore_patterns(".git", "node_modules", "__pycache__", ".pytest_cache", "runs", "*.egg-info")
+    patterns = shutil.ignore_patterns(".git", "node_modules", "__pycache__", ".pytest_cache", "*.egg-info")
+
+    def ignore(folder, names):  # the top-level runs/ holds run folders; ganzoo/runs/ is code
+        return set(patterns(folder, names)) | ({"runs"} if Path(folder) == REPO else set())
+
     shutil.copytree(REPO, destination, ignore=ignore)
     # export/ installs as ganzoo.export: a link makes the copy's own export/ that package when the copy
     # comes first on PYTHONPATH (otherwise an editable install would map it back to the checkout).
