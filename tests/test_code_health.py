@@ -66,3 +66,15 @@ def test_ruff_reports_a_planted_unused_import_and_bad_format(tmp_path):
     assert code != 0 and "F401" in output, output
     code, output = _run([_tool("ruff"), "format", "--check", "ganzoo/client/files.py"], cwd=scratch)
     assert code != 0, output
+
+
+def test_setup_cfg_lists_every_package_of_the_tree():
+    """A package missing from setup.cfg's `packages` is missing from every wheel (the editable install hides it)."""
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    listed = set(config["options"]["packages"].split())
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "ganzoo").rglob("__init__.py")}
+    found |= {"ganzoo.export", "ganzoo.zoo_configs"}  # mapped by package_dir from export/ and zoo_configs/
+    assert found == listed
