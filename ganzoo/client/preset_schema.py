@@ -18,6 +18,7 @@ from ganzoo.client.loss_names import TARGET_LOSSES as _TARGET_LOSSES
 from ganzoo.client.network_args import DISCRIMINATOR_BUILDERS, GENERATOR_BUILDERS
 from ganzoo.client.schema_checks import DICT, FLOAT, INT, STR, check_dict, check_range, where
 from ganzoo.client.serialized_keras import check_optimizer, refuse_code  # noqa: F401  (refuse_code: re-exported)
+from ganzoo.client.augment_policy import check_preset_augment
 
 VARIANTS = ("dcgan", "lsgan", "wgan_gp", "cgan", "sngan")
 # Seeds seed NumPy, Keras and the data order: all take 32 bits.
@@ -35,9 +36,11 @@ _GAN_KEYS = {
     "label_smoothing": (FLOAT, False),
     "fake_label_smoothing": (FLOAT, False),
     "num_classes": (INT, True),
+    "augment": (STR, True),
+    "augment_probability": (FLOAT, False),
 }
-# Written by ganzoo 0.1 (one-sided smoothing only); read as 0.
-_OPTIONAL_GAN_KEYS = {"fake_label_smoothing": 0.0}
+# Written by ganzoo 0.1 (one-sided smoothing only; no augmentation); read as these.
+_OPTIONAL_GAN_KEYS = {"fake_label_smoothing": 0.0, "augment": None, "augment_probability": 1.0}
 _RECIPE_KEYS = {
     "dataset": (STR, False),
     "image_size": (INT, False),
@@ -115,6 +118,7 @@ def _check_gan(config, source):
     check_range(steps >= 1, "gan.discriminator_steps", "to be >= 1", steps, source)
     check_range(weight >= 0, "gan.gradient_penalty_weight", "to be >= 0", weight, source)
     _check_label_smoothing(gan, source)
+    check_preset_augment(gan, source)
     classes = gan["num_classes"]
     check_range(
         classes is None or 2 <= classes <= network_args.MAX_CLASSES,

@@ -6,6 +6,7 @@ import numbers
 
 import keras
 
+from ganzoo.client.augment_policy import check_policy
 from ganzoo.models import describe as networks
 from ganzoo.models.describe import check_discriminator, describe_generator
 from ganzoo.training.losses import get_loss
@@ -68,6 +69,11 @@ def check_gan_arguments(generator, discriminator, settings):
     if seed is not None and not _is_int(seed):
         raise TypeError(f"Expected seed to be None or an int. Received: seed={seed!r}")
     settings["seed"] = None if seed is None else int(seed)
+    check_policy(settings["augment"])
+    p = settings["augment_probability"]
+    if not _is_real(p) or not 0 <= p <= 1:
+        raise ValueError(f"Expected augment_probability to be a float in [0, 1]. Received: augment_probability={p!r}")
+    settings["augment_probability"] = float(p)
     return settings, spec["image_shape"]
 
 

@@ -11,12 +11,19 @@ except ImportError as error:
 
 from ganzoo.backends import check_backend, driver
 from ganzoo.client import presets
+from ganzoo.client.augment_policy import check_policy
 from ganzoo.client.preset_schema import validate_config
 from ganzoo.models.registry import build_network
 from ganzoo.training import arguments, distribution, inputs, seed_states, step
 from ganzoo.training.keras_file import load_weights
 from ganzoo.training.optimizer import GANOptimizer, build_optimizers, check_pair, loss_scaled
 from ganzoo.training.sampling import generate_images
+
+# Constructor arguments stored under their own names (`loss` is stored as `loss_name`).
+_SETTINGS = (
+    "latent_dim discriminator_steps gradient_penalty_weight label_smoothing fake_label_smoothing num_classes seed "
+    "augment augment_probability"
+).split()
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
@@ -50,16 +57,16 @@ class GAN(keras.Model):
         label_smoothing: the real target becomes `1 - label_smoothing`
             (one-sided smoothing, the default recipe of Salimans et al.,
             2016, with e.g. 0.1).
-        fake_label_smoothing: the fake target (0 by default). Setting both,
-            e.g. to 0.1, is two-sided smoothing; Salimans et al. advise
-            against it because a positive fake target rewards rating fakes
-            as partly real.
+        fake_label_smoothing: the fake target (0 by default); both set is
+            two-sided smoothing, which Salimans et al. advise against.
         num_classes: class count of a conditional GAN, or None. It must
             agree with the networks' label encoder where one can be read
             (`CategoryEncoding`, `Embedding`).
-        seed: seed of the training noise (and penalty interpolation). The
-            stream differs with `jit_compile=True`: TensorFlow's stateless
-            RNG draws other numbers under XLA for the same seed.
+        seed: seed of the training noise, penalty and augmentation draws (the
+            stream differs under XLA on TensorFlow for the same seed).
+        augment: DiffAugment policy wherever D sees images, real and fake
+            alike (`"translation,cutout"`, + `"color"`), or None.
+        augment_probability: chance of each transform per sample (1: always).
 
     Logged metrics: `d_loss`, `g_loss`, `d_real`, `d_fake` (the
     discriminator's mean output on real and fake images: a probability for
@@ -84,6 +91,8 @@ class GAN(keras.Model):
         fake_label_smoothing=0.0,
         num_classes=None,
         seed=None,
+        augment=None,
+        augment_probability=1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -96,17 +105,15 @@ class GAN(keras.Model):
             fake_label_smoothing=fake_label_smoothing,
             num_classes=num_classes,
             seed=seed,
+            augment=augment,
+            augment_probability=augment_probability,
         )
         settings, image_shape = arguments.check_gan_arguments(generator, discriminator, settings)
         self.generator, self.discriminator = generator, discriminator
-        self.latent_dim = settings["latent_dim"]
         self.loss_name = loss
-        self.discriminator_steps = settings["discriminator_steps"]
-        self.gradient_penalty_weight = settings["gradient_penalty_weight"]
-        self.label_smoothing = settings["label_smoothing"]
-        self.fake_label_smoothing = settings["fake_label_smoothing"]
-        self.num_classes = settings["num_classes"]
-        self.seed = settings["seed"]
+        for key in _SETTINGS:  # each constructor argument under its own name (get_config returns them)
+            setattr(self, key, settings[key])
+        self.augment_policy = check_policy(augment)
         self.image_shape = image_shape
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         names = ["d_loss", "g_loss", "d_real", "d_fake"] + (["gp"] if self.gradient_penalty_weight > 0 else [])
@@ -185,14 +192,8 @@ class GAN(keras.Model):
             **super().get_config(),
             "generator": keras.saving.serialize_keras_object(self.generator),
             "discriminator": keras.saving.serialize_keras_object(self.discriminator),
-            "latent_dim": self.latent_dim,
             "loss": self.loss_name,
-            "discriminator_steps": self.discriminator_steps,
-            "gradient_penalty_weight": self.gradient_penalty_weight,
-            "label_smoothing": self.label_smoothing,
-            "fake_label_smoothing": self.fake_label_smoothing,
-            "num_classes": self.num_classes,
-            "seed": self.seed,
+            **{key: getattr(self, key) for key in _SETTINGS},
         }
 
     @classmethod

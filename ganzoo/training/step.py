@@ -21,7 +21,7 @@ import keras
 from keras import ops
 
 from ganzoo.models import describe as networks
-from ganzoo.training import distribution, gradients, inputs
+from ganzoo.training import augment, distribution, gradients, inputs
 from ganzoo.training.losses import get_loss, gradient_penalty_from_gradients
 
 # Losses whose logits read as probabilities through a sigmoid (for the logged d_real and d_fake).
@@ -51,11 +51,26 @@ def _output(gan, logits):
     return ops.sigmoid(logits) if gan.loss_name in BCE_LOSSES else logits
 
 
+def augmented(gan, images):
+    """`images` through the GAN's DiffAugment policy, with parameters drawn for the global batch."""
+    if not gan.augment_policy:
+        return images
+    batch = ops.shape(images)[0]
+    uniform = lambda shape: global_draw(gan, keras.random.uniform, batch, shape[1:])
+    integers = lambda shape, low, high: global_draw(
+        gan, lambda s, seed: keras.random.randint(s, low, high, seed=seed), batch, shape[1:]
+    )
+    parameters = augment.draw_parameters(uniform, integers, batch, gan.image_shape, gan.augment_policy)
+    return augment.augment(images, gan.augment_policy, parameters, gan.augment_probability)
+
+
 def discriminator_loss(gan, real_images, labels):
     """The critic's loss on one real batch and fresh fakes; returns `(loss, (d_real, d_fake, gp))`."""
     batch = ops.shape(real_images)[0]
     z = global_draw(gan, keras.random.normal, batch, (gan.latent_dim,))
     fake_images = ops.stop_gradient(gan.generator(network_inputs(z, labels), training=True))
+    # DiffAugment: the discriminator sees (and the penalty is taken on) augmented real and fake images alike.
+    real_images, fake_images = augmented(gan, real_images), augmented(gan, fake_images)
     real_logits = gan.discriminator(network_inputs(real_images, labels), training=True)
     fake_logits = gan.discriminator(network_inputs(fake_images, labels), training=True)
     loss = get_loss(gan.loss_name).discriminator_loss(
@@ -78,9 +93,8 @@ def discriminator_loss(gan, real_images, labels):
 def generator_loss(gan, batch, labels):
     """The generator's loss on `batch` fresh fakes; returns `(loss, None)`."""
     z = global_draw(gan, keras.random.normal, batch, (gan.latent_dim,))
-    fake_logits = gan.discriminator(
-        network_inputs(gan.generator(network_inputs(z, labels), training=True), labels), training=True
-    )
+    fake_images = augmented(gan, gan.generator(network_inputs(z, labels), training=True))
+    fake_logits = gan.discriminator(network_inputs(fake_images, labels), training=True)
     return get_loss(gan.loss_name).generator_loss(fake_logits) + networks.network_losses(gan.generator), None
 
 
