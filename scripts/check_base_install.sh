@@ -50,7 +50,7 @@ PY
 
 # A preset that only an HTTP mirror has: downloaded, verified and cached without Keras.
 mkdir mirror
-shipped="$("$bin/python" -c 'from ganzoo import hub; print(hub.shipped_dir())')"
+shipped="$("$bin/python" -c 'from ganzoo.client import hub; print(hub.shipped_dir())')"
 cp "$shipped/dcgan_digits.json" mirror/mirror_digits.json
 cp "$shipped/dcgan_digits.onnx" mirror/
 echo mirror_digits > mirror/index.txt

@@ -30,5 +30,5 @@ hub.write_atomic(path, (json.dumps(config, indent=2) + "\n").encode("utf-8"))
 print(f"{name}: training command recorded as: {command}")
 PY
 python -m ganzoo evaluate "$name" -n 10000 --seed 0 --write-preset --json "/tmp/evaluation_$name.json"
-samples=$(python -c "import sys; from ganzoo import zoo; k = presets.read_preset(sys.argv[1])['gan']['num_classes']; print(64 if k is None else 4 * k)" "$name")
+samples=$(python -c "import sys; from ganzoo.client import presets; k = presets.read_preset(sys.argv[1])['gan']['num_classes']; print(64 if k is None else 4 * k)" "$name")
 python -m ganzoo generate "$name" -n "$samples" --seed 0 -o "docs/images/$name.png"
