@@ -38,9 +38,11 @@ _GAN_KEYS = {
     "num_classes": (INT, True),
     "augment": (STR, True),
     "augment_probability": (FLOAT, False),
+    "r1_weight": (FLOAT, False),
+    "r1_interval": (INT, False),
 }
 # Written by ganzoo 0.1 (one-sided smoothing only; no augmentation); read as these.
-_OPTIONAL_GAN_KEYS = {"fake_label_smoothing": 0.0, "augment": None, "augment_probability": 1.0}
+_OPTIONAL_GAN_KEYS = dict(fake_label_smoothing=0.0, augment=None, augment_probability=1.0, r1_weight=0.0, r1_interval=1)
 _RECIPE_KEYS = {
     "dataset": (STR, False),
     "image_size": (INT, False),
@@ -114,9 +116,8 @@ def _check_gan(config, source):
         source,
     )
     check_range(gan["loss"] in LOSS_NAMES, "gan.loss", f"to be one of {LOSS_NAMES}", gan["loss"], source)
-    steps, weight = gan["discriminator_steps"], gan["gradient_penalty_weight"]
-    check_range(steps >= 1, "gan.discriminator_steps", "to be >= 1", steps, source)
-    check_range(weight >= 0, "gan.gradient_penalty_weight", "to be >= 0", weight, source)
+    for key, low in (("discriminator_steps", 1), ("gradient_penalty_weight", 0), ("r1_weight", 0), ("r1_interval", 1)):
+        check_range(gan[key] >= low, f"gan.{key}", f"to be >= {low}", gan[key], source)
     _check_label_smoothing(gan, source)
     check_preset_augment(gan, source)
     classes = gan["num_classes"]

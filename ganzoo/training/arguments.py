@@ -74,6 +74,12 @@ def check_gan_arguments(generator, discriminator, settings):
     if not _is_real(p) or not 0 <= p <= 1:
         raise ValueError(f"Expected augment_probability to be a float in [0, 1]. Received: augment_probability={p!r}")
     settings["augment_probability"] = float(p)
+    weight, interval = settings["r1_weight"], settings["r1_interval"]
+    if not _is_real(weight) or not math.isfinite(weight) or weight < 0:
+        raise ValueError(f"Expected r1_weight to be a finite float >= 0. Received: r1_weight={weight!r}")
+    if not _is_int(interval) or interval < 1:
+        raise ValueError(f"Expected r1_interval to be an int >= 1. Received: r1_interval={interval!r}")
+    settings["r1_weight"], settings["r1_interval"] = float(weight), int(interval)
     return settings, spec["image_shape"]
 
 

@@ -10,19 +10,15 @@ except ImportError as error:
     raise training_import_error("ganzoo.training.gan", error) from None
 
 from ganzoo.backends import check_backend, driver
-from ganzoo.client import presets
 from ganzoo.client.augment_policy import check_policy
-from ganzoo.client.preset_schema import validate_config
-from ganzoo.models.registry import build_network
-from ganzoo.training import arguments, distribution, inputs, seed_states, step
-from ganzoo.training.keras_file import load_weights
-from ganzoo.training.optimizer import GANOptimizer, build_optimizers, check_pair, loss_scaled
+from ganzoo.training import arguments, distribution, inputs, recipes, seed_states, step
+from ganzoo.training.optimizer import GANOptimizer, check_pair, loss_scaled
 from ganzoo.training.sampling import generate_images
 
 # Constructor arguments stored under their own names (`loss` is stored as `loss_name`).
 _SETTINGS = (
     "latent_dim discriminator_steps gradient_penalty_weight label_smoothing fake_label_smoothing num_classes seed "
-    "augment augment_probability"
+    "augment augment_probability r1_weight r1_interval"
 ).split()
 
 
@@ -67,10 +63,14 @@ class GAN(keras.Model):
         augment: DiffAugment policy wherever D sees images, real and fake
             alike (`"translation,cutout"`, + `"color"`), or None.
         augment_probability: chance of each transform per sample (1: always).
+        r1_weight: gamma of the R1 penalty (gamma/2) E||dD/dx_real||^2
+            (Mescheder et al. 2018); 0 disables it.
+        r1_interval: lazy R1 (Karras et al. 2020): the penalty, times this
+            interval, on every `r1_interval`-th train step only.
 
     Logged metrics: `d_loss`, `g_loss`, `d_real`, `d_fake` (the
     discriminator's mean output on real and fake images: a probability for
-    the cross-entropy losses, the raw output otherwise) and `gp`.
+    the cross-entropy losses, the raw output otherwise), `gp` and `r1`.
 
     Example:
         >>> gan = GAN(dcgan_generator((16, 16, 1), 32), dcgan_discriminator((16, 16, 1)), latent_dim=32)
@@ -93,6 +93,8 @@ class GAN(keras.Model):
         seed=None,
         augment=None,
         augment_probability=1.0,
+        r1_weight=0.0,
+        r1_interval=1,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -107,6 +109,8 @@ class GAN(keras.Model):
             seed=seed,
             augment=augment,
             augment_probability=augment_probability,
+            r1_weight=r1_weight,
+            r1_interval=r1_interval,
         )
         settings, image_shape = arguments.check_gan_arguments(generator, discriminator, settings)
         self.generator, self.discriminator = generator, discriminator
@@ -117,6 +121,7 @@ class GAN(keras.Model):
         self.image_shape = image_shape
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         names = ["d_loss", "g_loss", "d_real", "d_fake"] + (["gp"] if self.gradient_penalty_weight > 0 else [])
+        names += ["r1"] if self.r1_weight > 0 else []
         self._trackers = {name: keras.metrics.Mean(name=name) for name in names}
         self.built = True
 
@@ -259,13 +264,7 @@ class GAN(keras.Model):
         Example:
             >>> gan = GAN.from_recipe(ganzoo.default_config("dcgan", epochs=1))
         """
-        validate_config(config)
-        generator = build_network(config["generator"], dtype=dtype, source="generator")
-        discriminator = build_network(config["discriminator"], dtype=dtype, source="discriminator")
-        gan = cls(generator, discriminator, **config["gan"])
-        if compile:
-            gan.compile(*build_optimizers(config), **compile_kwargs)
-        return gan
+        return recipes.from_recipe(cls, config, compile=compile, dtype=dtype, **compile_kwargs)
 
     @classmethod
     def from_preset(cls, name, hub=None, **compile_kwargs):
@@ -286,10 +285,7 @@ class GAN(keras.Model):
             >>> gan = GAN.from_preset("dcgan_digits")
             >>> gan.fit(ganzoo.data.load("digits"), epochs=1)
         """
-        config = presets.load_config(name, hub)
-        gan = cls.from_recipe(config, compile=True, **compile_kwargs)  # first: bad arguments fail before a download
-        load_weights(gan.generator, presets.weights_path(name, hub, config))
-        return gan
+        return recipes.from_preset(cls, name, hub=hub, **compile_kwargs)
 
     # -- sampling ---------------------------------------------------------
 

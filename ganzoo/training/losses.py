@@ -164,6 +164,25 @@ def gradient_penalty_from_gradients(gradients, epsilon=1e-12):
 
 
 # The names and which losses have targets to smooth are declared in the zoo client; here each gets its functions.
+def r1_penalty_from_gradients(gradients):
+    """The R1 penalty, given the discriminator's gradients at real images.
+
+    Formula:
+        `r1 = mean_i sum_{h,w,c} g_i^2`; the loss adds `gamma / 2 * r1`.
+
+    Reference: Mescheder et al., 2018, "Which Training Methods for GANs do
+    actually Converge?", eq. 9.
+
+    Args:
+        gradients: tensor `(batch, ...)`, dD/dx at the real images.
+
+    Returns:
+        A float32 scalar.
+    """
+    g = _f32(gradients)
+    return ops.mean(ops.sum(ops.square(ops.reshape(g, (ops.shape(g)[0], -1))), axis=1))
+
+
 _FUNCTIONS = {
     "non_saturating": (non_saturating_d_loss, non_saturating_g_loss),
     "minimax": (non_saturating_d_loss, minimax_g_loss),

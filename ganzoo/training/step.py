@@ -9,7 +9,7 @@ train_step(batch)                        # batch = images, or (images, labels)
   z ~ N(0, I)
   g_loss = loss_g(D(G(z)))
   update G only                          # D's trainable weights untouched
-  return {"d_loss", "g_loss", "d_real", "d_fake", ["gp"]}
+  return {"d_loss", "g_loss", "d_real", "d_fake", ["gp"], ["r1"]}
 ```
 
 Each update goes through `ganzoo.training.gradients.minimize`, the backend
@@ -22,7 +22,7 @@ from keras import ops
 
 from ganzoo.models import describe as networks
 from ganzoo.training import augment, distribution, gradients, inputs
-from ganzoo.training.losses import get_loss, gradient_penalty_from_gradients
+from ganzoo.training.losses import get_loss, gradient_penalty_from_gradients, r1_penalty_from_gradients
 
 # Losses whose logits read as probabilities through a sigmoid (for the logged d_real and d_fake).
 BCE_LOSSES = ("non_saturating", "minimax")
@@ -65,7 +65,7 @@ def augmented(gan, images):
 
 
 def discriminator_loss(gan, real_images, labels):
-    """The critic's loss on one real batch and fresh fakes; returns `(loss, (d_real, d_fake, gp))`."""
+    """The critic's loss on one real batch and fresh fakes; returns `(loss, (d_real, d_fake, gp, r1))`."""
     batch = ops.shape(real_images)[0]
     z = global_draw(gan, keras.random.normal, batch, (gan.latent_dim,))
     fake_images = ops.stop_gradient(gan.generator(network_inputs(z, labels), training=True))
@@ -87,7 +87,24 @@ def discriminator_loss(gan, real_images, labels):
         )
         gp = gradient_penalty_from_gradients(grads)
         loss = loss + gan.gradient_penalty_weight * gp
-    return loss, (_output(gan, real_logits), _output(gan, fake_logits), gp)
+    r1 = ops.zeros((), "float32")
+    if gan.r1_weight > 0:
+        r1 = lazy_r1(gan, real_images, labels)
+        loss = loss + (0.5 * gan.r1_weight * gan.r1_interval) * r1
+    return loss, (_output(gan, real_logits), _output(gan, fake_logits), gp, r1)
+
+
+def lazy_r1(gan, real_images, labels):
+    """R1, mean_i ||dD/dx(real_i)||^2, on every `r1_interval`-th train step; 0 on the others."""
+
+    def penalty():
+        critic = lambda x: gan.discriminator(network_inputs(x, labels), training=True)
+        return r1_penalty_from_gradients(gradients.input_gradients(critic, real_images))
+
+    if gan.r1_interval == 1:
+        return penalty()
+    due = ops.equal(ops.mod(ops.convert_to_tensor(gan.optimizer.iterations, "int64"), gan.r1_interval), 0)
+    return ops.cond(due, penalty, lambda: ops.zeros((), "float32"))
 
 
 def generator_loss(gan, batch, labels):
@@ -109,14 +126,21 @@ def train_step(gan, data):
     batch = batch // distribution.num_replicas()
     d_vars = gan.discriminator.trainable_variables
     for real, step_labels in batches:
-        d_loss, (d_real, d_fake, gp) = gradients.minimize(
+        d_loss, (d_real, d_fake, gp, r1) = gradients.minimize(
             gan.d_optimizer, d_vars, lambda: discriminator_loss(gan, real, step_labels)
         )
     g_loss, _ = gradients.minimize(
         gan.g_optimizer, gan.generator.trainable_variables, lambda: generator_loss(gan, batch, step_labels)
     )
     gan.optimizer.iterations.assign_add(1)
-    values = {"d_loss": d_loss, "g_loss": g_loss, "d_real": ops.mean(d_real), "d_fake": ops.mean(d_fake), "gp": gp}
+    values = {
+        "d_loss": d_loss,
+        "g_loss": g_loss,
+        "d_real": ops.mean(d_real),
+        "d_fake": ops.mean(d_fake),
+        "gp": gp,
+        "r1": r1,
+    }
     trackers = {metric.name: metric for metric in gan.metrics}
     for name, tracker in trackers.items():
         tracker.update_state(values[name])
