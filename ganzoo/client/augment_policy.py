@@ -1,8 +1,16 @@
 """The DiffAugment policy names (standard library only: the preset schema checks them without Keras)."""
 
-from ganzoo.client.schema_checks import check_range
+from ganzoo.client.schema_checks import FLOAT, STR, check_range
 
 POLICIES = ("color", "translation", "cutout")
+# A preset's augmentation keys under `gan` ({key: (type, nullable)}) and the values of presets that predate them.
+PRESET_KEYS = {
+    "augment": (STR, True),
+    "augment_probability": (FLOAT, False),
+    "ada_target": (FLOAT, True),
+    "ada_kimg": (FLOAT, False),
+}
+PRESET_DEFAULTS = {"augment": None, "augment_probability": 1.0, "ada_target": None, "ada_kimg": 100.0}
 
 
 def check_policy(policy, argument="augment"):
@@ -36,3 +44,6 @@ def check_preset_augment(gan, source):
         raise ValueError(f"{error} (in {source})") from None
     p = gan["augment_probability"]
     check_range(0 <= p <= 1, "gan.augment_probability", "to be in [0, 1]", p, source)
+    target = gan["ada_target"]
+    check_range(target is None or 0 < target < 1, "gan.ada_target", "to be null or in (0, 1)", target, source)
+    check_range(gan["ada_kimg"] > 0, "gan.ada_kimg", "to be > 0", gan["ada_kimg"], source)

@@ -18,6 +18,7 @@ from ganzoo.client.loss_names import TARGET_LOSSES as _TARGET_LOSSES
 from ganzoo.client.network_args import DISCRIMINATOR_BUILDERS, GENERATOR_BUILDERS
 from ganzoo.client.schema_checks import DICT, FLOAT, INT, STR, check_dict, check_range, where
 from ganzoo.client.serialized_keras import check_optimizer, refuse_code  # noqa: F401  (refuse_code: re-exported)
+from ganzoo.client import augment_policy
 from ganzoo.client.augment_policy import check_preset_augment
 
 VARIANTS = ("dcgan", "lsgan", "wgan_gp", "cgan", "sngan")
@@ -36,13 +37,12 @@ _GAN_KEYS = {
     "label_smoothing": (FLOAT, False),
     "fake_label_smoothing": (FLOAT, False),
     "num_classes": (INT, True),
-    "augment": (STR, True),
-    "augment_probability": (FLOAT, False),
+    **augment_policy.PRESET_KEYS,
     "r1_weight": (FLOAT, False),
     "r1_interval": (INT, False),
 }
 # Written by ganzoo 0.1 (one-sided smoothing only; no augmentation); read as these.
-_OPTIONAL_GAN_KEYS = dict(fake_label_smoothing=0.0, augment=None, augment_probability=1.0, r1_weight=0.0, r1_interval=1)
+_OPTIONAL_GAN_KEYS = dict(fake_label_smoothing=0.0, r1_weight=0.0, r1_interval=1, **augment_policy.PRESET_DEFAULTS)
 _RECIPE_KEYS = {
     "dataset": (STR, False),
     "image_size": (INT, False),

@@ -74,6 +74,7 @@ def check_gan_arguments(generator, discriminator, settings):
     if not _is_real(p) or not 0 <= p <= 1:
         raise ValueError(f"Expected augment_probability to be a float in [0, 1]. Received: augment_probability={p!r}")
     settings["augment_probability"] = float(p)
+    _check_ada(settings)
     weight, interval = settings["r1_weight"], settings["r1_interval"]
     if not _is_real(weight) or not math.isfinite(weight) or weight < 0:
         raise ValueError(f"Expected r1_weight to be a finite float >= 0. Received: r1_weight={weight!r}")
@@ -81,6 +82,20 @@ def check_gan_arguments(generator, discriminator, settings):
         raise ValueError(f"Expected r1_interval to be an int >= 1. Received: r1_interval={interval!r}")
     settings["r1_weight"], settings["r1_interval"] = float(weight), int(interval)
     return settings, spec["image_shape"]
+
+
+def _check_ada(settings):
+    target, kimg = settings["ada_target"], settings["ada_kimg"]
+    if target is not None and (not _is_real(target) or not 0 < target < 1):
+        raise ValueError(f"Expected ada_target to be None or a float in (0, 1). Received: ada_target={target!r}")
+    if not _is_real(kimg) or not math.isfinite(kimg) or kimg <= 0:
+        raise ValueError(f"Expected ada_kimg to be a finite float > 0. Received: ada_kimg={kimg!r}")
+    if target is not None and not settings["augment"]:
+        raise ValueError(
+            f"Expected an augment policy to adapt with ada_target. Received: augment={settings['augment']!r}"
+        )
+    settings["ada_target"] = None if target is None else float(target)
+    settings["ada_kimg"] = float(kimg)
 
 
 def _check_penalty(weight, discriminator):

@@ -18,7 +18,7 @@ from ganzoo.training.sampling import generate_images
 # Constructor arguments stored under their own names (`loss` is stored as `loss_name`).
 _SETTINGS = (
     "latent_dim discriminator_steps gradient_penalty_weight label_smoothing fake_label_smoothing num_classes seed "
-    "augment augment_probability r1_weight r1_interval"
+    "augment augment_probability ada_target ada_kimg r1_weight r1_interval"
 ).split()
 
 
@@ -62,7 +62,13 @@ class GAN(keras.Model):
             stream differs under XLA on TensorFlow for the same seed).
         augment: DiffAugment policy wherever D sees images, real and fake
             alike (`"translation,cutout"`, + `"color"`), or None.
-        augment_probability: chance of each transform per sample (1: always).
+        augment_probability: chance of each transform per sample (1: always);
+            with `ada_target` the start of an adaptive one.
+        ada_target: ADA's controller (Karras et al. 2020), or None: each step
+            moves the probability (the `augment_p` variable, in checkpoints)
+            up when mean(sign(D(real))) exceeds the target (0.6 in the paper)
+            and down below it, by batch / (ada_kimg * 1000), within [0, 1].
+        ada_kimg: thousands of real images for a full 0 -> 1 sweep (paper: 500).
         r1_weight: gamma of the R1 penalty (gamma/2) E||dD/dx_real||^2
             (Mescheder et al. 2018); 0 disables it.
         r1_interval: lazy R1 (Karras et al. 2020): the penalty, times this
@@ -93,25 +99,15 @@ class GAN(keras.Model):
         seed=None,
         augment=None,
         augment_probability=1.0,
+        ada_target=None,
+        ada_kimg=100.0,
         r1_weight=0.0,
         r1_interval=1,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        settings = dict(
-            latent_dim=latent_dim,
-            loss=loss,
-            discriminator_steps=discriminator_steps,
-            gradient_penalty_weight=gradient_penalty_weight,
-            label_smoothing=label_smoothing,
-            fake_label_smoothing=fake_label_smoothing,
-            num_classes=num_classes,
-            seed=seed,
-            augment=augment,
-            augment_probability=augment_probability,
-            r1_weight=r1_weight,
-            r1_interval=r1_interval,
-        )
+        # The constructor's arguments by name (`loss` and `_SETTINGS`): checked, then stored under the same names.
+        settings = {key: value for key, value in locals().items() if key == "loss" or key in _SETTINGS}
         settings, image_shape = arguments.check_gan_arguments(generator, discriminator, settings)
         self.generator, self.discriminator = generator, discriminator
         self.loss_name = loss
@@ -121,7 +117,15 @@ class GAN(keras.Model):
         self.image_shape = image_shape
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         names = ["d_loss", "g_loss", "d_real", "d_fake"] + (["gp"] if self.gradient_penalty_weight > 0 else [])
-        names += ["r1"] if self.r1_weight > 0 else []
+        names += (["r1"] if self.r1_weight > 0 else []) + (["augment_p"] if ada_target is not None else [])
+        if ada_target is not None:  # one value for all replicas: the first replica's controller moves it
+            self.augment_p = keras.Variable(
+                self.augment_probability,
+                dtype="float32",
+                trainable=False,
+                name="augment_p",
+                aggregation="only_first_replica",
+            )
         self._trackers = {name: keras.metrics.Mean(name=name) for name in names}
         self.built = True
 

@@ -61,7 +61,8 @@ def augmented(gan, images):
         gan, lambda s, seed: keras.random.randint(s, low, high, seed=seed), batch, shape[1:]
     )
     parameters = augment.draw_parameters(uniform, integers, batch, gan.image_shape, gan.augment_policy)
-    return augment.augment(images, gan.augment_policy, parameters, gan.augment_probability)
+    probability = gan.augment_probability if gan.ada_target is None else ops.convert_to_tensor(gan.augment_p)
+    return augment.augment(images, gan.augment_policy, parameters, probability)
 
 
 def discriminator_loss(gan, real_images, labels):
@@ -91,7 +92,14 @@ def discriminator_loss(gan, real_images, labels):
     if gan.r1_weight > 0:
         r1 = lazy_r1(gan, real_images, labels)
         loss = loss + (0.5 * gan.r1_weight * gan.r1_interval) * r1
-    return loss, (_output(gan, real_logits), _output(gan, fake_logits), gp, r1)
+    real_sign = ops.mean(ops.sign(ops.cast(real_logits, "float32")))  # ADA's overfitting heuristic r_t
+    return loss, (_output(gan, real_logits), _output(gan, fake_logits), gp, r1, real_sign)
+
+
+def adapt_probability(gan, real_sign, images):
+    """ADA's controller: p moves by sign(r_t - target) * images / (ada_kimg * 1000), clipped to [0, 1]."""
+    step = ops.sign(real_sign - gan.ada_target) * (images / (gan.ada_kimg * 1000.0))
+    gan.augment_p.assign(ops.clip(ops.convert_to_tensor(gan.augment_p) + step, 0.0, 1.0))
 
 
 def lazy_r1(gan, real_images, labels):
@@ -126,13 +134,15 @@ def train_step(gan, data):
     batch = batch // distribution.num_replicas()
     d_vars = gan.discriminator.trainable_variables
     for real, step_labels in batches:
-        d_loss, (d_real, d_fake, gp, r1) = gradients.minimize(
+        d_loss, (d_real, d_fake, gp, r1, real_sign) = gradients.minimize(
             gan.d_optimizer, d_vars, lambda: discriminator_loss(gan, real, step_labels)
         )
     g_loss, _ = gradients.minimize(
         gan.g_optimizer, gan.generator.trainable_variables, lambda: generator_loss(gan, batch, step_labels)
     )
     gan.optimizer.iterations.assign_add(1)
+    if gan.ada_target is not None:
+        adapt_probability(gan, real_sign, batch * distribution.num_replicas())
     values = {
         "d_loss": d_loss,
         "g_loss": g_loss,
@@ -141,6 +151,8 @@ def train_step(gan, data):
         "gp": gp,
         "r1": r1,
     }
+    if gan.ada_target is not None:
+        values["augment_p"] = ops.convert_to_tensor(gan.augment_p)
     trackers = {metric.name: metric for metric in gan.metrics}
     for name, tracker in trackers.items():
         tracker.update_state(values[name])
