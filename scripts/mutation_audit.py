@@ -93,6 +93,24 @@ MUTATIONS = {
         'def has_state(callback):\n    return callback.__class__.__module__.startswith("ganzoo.")\n',
         ["tests/test_callback_state.py", "-k", "user"],
     ),
+    "r1_stop_gradient": (
+        "ganzoo/training/step.py",
+        "return r1_penalty_from_gradients(gradients.input_gradients(critic, real_images))",
+        "return ops.stop_gradient(r1_penalty_from_gradients(gradients.input_gradients(critic, real_images)))",
+        ["tests/test_r1.py", "-k", "closed_form"],
+    ),
+    "augment_skips_the_generator_pass": (
+        "ganzoo/training/step.py",
+        "fake_images = augmented(gan, gan.generator(network_inputs(z, labels), training=True))",
+        "fake_images = gan.generator(network_inputs(z, labels), training=True)",
+        ["tests/test_augment.py", "-k", "every_pass"],
+    ),
+    "ada_moves_the_wrong_way": (
+        "ganzoo/training/step.py",
+        "step = ops.sign(real_sign - gan.ada_target)",
+        "step = ops.sign(gan.ada_target - real_sign)",
+        ["tests/test_ada.py", "-k", "rises"],
+    ),
     "runtime_layer_contract_dropped": (
         "pyproject.toml",
         '    "ganzoo.export.runtime",\n',
