@@ -57,7 +57,7 @@ def test_one_hot_becomes_a_gather_with_the_same_values(index_type, dtype, depth_
     model = one_hot_model(index_type, off=0.1, on=0.9, depth_dtype=depth_dtype)
     labels = np.array([0, 4, 2, -1, -5], dtype=dtype)  # negative ids count back from depth
     before = run(model, {"label": labels})
-    with pytest.raises(Exception):  # the reason for the rewrite: a rank-1 depth
+    with pytest.raises(TypeError, match="OneHot"):  # the reason for the rewrite: a rank-1 depth
         ReferenceEvaluator(model).run(None, {"label": labels})
 
     assert one_hot_to_gather(model) == 1

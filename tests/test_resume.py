@@ -82,12 +82,12 @@ def weights(path):
 
 def assert_same_run(reference, resumed):
     for name in ("generator.keras", "generator_best.keras"):
-        for a, b in zip(weights(reference / name), weights(resumed / name)):
+        for a, b in zip(weights(reference / name), weights(resumed / name), strict=True):
             np.testing.assert_array_equal(a, b)  # bit for bit
     with open(reference / "metrics.csv") as a, open(resumed / "metrics.csv") as b:
         rows_a, rows_b = list(csv.DictReader(a)), list(csv.DictReader(b))
     assert [r["epoch"] for r in rows_b] == ["1", "2", "3"]
-    for row_a, row_b in zip(rows_a, rows_b):
+    for row_a, row_b in zip(rows_a, rows_b, strict=True):
         assert {k: v for k, v in row_a.items() if k != "epoch_seconds"} == {
             k: v for k, v in row_b.items() if k != "epoch_seconds"
         }
@@ -270,6 +270,6 @@ def test_backup_and_restore_resumes_exactly_with_the_noise_state(tmp_path, netwo
         make().fit(x, batch_size=8, epochs=3, shuffle=False, verbose=0, callbacks=[backup, Crash()])
     resumed = make()
     resumed.fit(x, batch_size=8, epochs=3, shuffle=False, verbose=0, callbacks=[backup])
-    for a, b in zip(reference.generator.get_weights(), resumed.generator.get_weights()):
+    for a, b in zip(reference.generator.get_weights(), resumed.generator.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(reference.seed_generator.state.numpy(), resumed.seed_generator.state.numpy())
