@@ -75,9 +75,9 @@ def test_logits_losses_and_penalty_are_float32(variant, policy):
     images, labels = _real_batch(gan)
     inputs = images if labels is None else [images, labels]
     assert _dtype(gan.discriminator(inputs, training=True)) == "float32"
-    d_loss, (d_real, d_fake, gp) = gan._d_loss(images, labels)
+    d_loss, (d_real, d_fake, gp, r1, real_sign) = gan._d_loss(images, labels)
     g_loss, _ = gan._g_loss(BATCH, labels)
-    for value in (d_loss, d_real, d_fake, gp, g_loss):
+    for value in (d_loss, d_real, d_fake, gp, r1, real_sign, g_loss):
         assert _dtype(value) == "float32"
     # Inside, the networks really compute in float16.
     assert gan.discriminator.get_layer("down0").compute_dtype == "float16"
