@@ -26,6 +26,7 @@ program over the global batch, so nothing per replica is needed.
 import contextlib
 
 import jax
+import numpy as np
 import keras
 
 from ganzoo.backends import keras_private
@@ -146,6 +147,13 @@ def state_kept_on_error(model):
             if keras_private.stored_value(variable) is None and not deleted:
                 keras_private.reattach(variable, value)
         raise
+
+
+def host_values(x):
+    """`x` as NumPy when it is a concrete array on the CPU, else None (traced, or on an accelerator)."""
+    if isinstance(x, jax.Array) and not isinstance(x, jax.core.Tracer):
+        return np.asarray(x) if all(d.platform == "cpu" for d in x.devices()) else None
+    return None
 
 
 def checked_labels(labels, num_classes, message):

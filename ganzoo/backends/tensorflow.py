@@ -48,8 +48,21 @@ def state_kept_on_error(model):
     return contextlib.nullcontext()
 
 
+def host_values(x):
+    """`x` as NumPy when it is an eager tensor in host memory, else None (symbolic, or on an accelerator)."""
+    if isinstance(x, tf.Tensor) and tf.executing_eagerly() and hasattr(x, "numpy"):
+        device = x.device or "CPU"
+        return x.numpy() if "CPU" in device.upper() else None
+    return None
+
+
 def checked_labels(labels, num_classes, message):
-    """Returns symbolic `labels` behind assertions that they lie in [0, num_classes) (XLA drops them)."""
+    """Returns graph `labels` behind assertions that they lie in [0, num_classes) (XLA drops them).
+
+    Eager labels on an accelerator pass unchecked (an eager assertion would copy them back every step).
+    """
+    if tf.executing_eagerly():
+        return labels
     with tf.control_dependencies(
         [
             tf.debugging.assert_non_negative(labels, message=message),

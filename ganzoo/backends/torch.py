@@ -49,8 +49,15 @@ def state_kept_on_error(model):
     return contextlib.nullcontext()
 
 
+def host_values(x):
+    """`x` as NumPy when it already lies in host memory (a CPU tensor), else None: no device-to-host copy."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().numpy() if x.device.type == "cpu" else None
+    return None
+
+
 def checked_labels(labels, num_classes, message):
-    """Returns `labels`: PyTorch runs eagerly, where `check_labels` has already seen the values."""
+    """Returns `labels`: CPU labels were checked on the host; labels on a GPU are left to `fit`'s entry checks."""
     return labels
 
 

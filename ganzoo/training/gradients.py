@@ -70,21 +70,20 @@ def input_gradients(fn, x):
 
 
 def check_labels(labels, num_classes):
-    """Checks that labels lie in [0, num_classes), where the values can be seen.
+    """Checks that labels lie in [0, num_classes), where the values can be seen for free.
 
-    Concrete labels (eager TensorFlow, PyTorch, NumPy) are checked at once.
-    TensorFlow graphs get assertion ops; XLA drops those, and a traced JAX
-    step has no values to check, so `GAN.fit` also checks labels where they
-    enter (arrays, datasets and generators), on every backend.
+    Labels whose values are already on the host (NumPy, CPU tensors of
+    PyTorch or eager TensorFlow) are checked at once. Labels on an
+    accelerator are not copied back, which would stall the step every
+    batch; TensorFlow graphs get assertion ops instead (XLA drops those),
+    and a traced JAX step has no values to check. `GAN.fit` checks labels
+    where they enter (arrays, datasets and generators) on every backend.
 
     Raises:
-        ValueError: a concrete label out of range.
+        ValueError: a label out of range, among values on the host.
     """
     message = f"Expected labels in [0, {num_classes}) because num_classes={num_classes}. Received a label out of range"
-    try:
-        values = keras.ops.convert_to_numpy(labels)
-    except Exception:  # a symbolic tensor: no values yet
-        values = None
+    values = np.asarray(labels) if isinstance(labels, np.ndarray) else driver.host_values(labels)
     if values is not None:
         if out_of_range(values, num_classes):
             raise ValueError(f"{message}: min {values.min()}, max {values.max()}.")
