@@ -11,6 +11,15 @@ def _cell(value, digits):
     return "" if value is None else f"{value:.{digits}f}"
 
 
+def _inception_cell(inception):
+    """The preset's FID, and its mean ± std over seeds where `scripts/seed_fid.py` stored one."""
+    cell = _cell(inception.get("fid"), 1)
+    seeds = inception.get("seeds")
+    if seeds:
+        cell += f" ({seeds['mean']:.1f} ± {seeds['std']:.1f} over {len(seeds['seeds'])} seeds)"
+    return cell
+
+
 def main():
     print(
         "| preset | Inception FID | FD | KID | precision | recall | label acc. | class entropy | epochs | EMA | "
@@ -27,7 +36,7 @@ def main():
             inception_baselines.setdefault(recipe["dataset"], inception["baseline"].get("fid"))
         minutes = config["training"]["seconds"] / 60
         print(
-            f"| `{name}` | {_cell(inception.get('fid'), 1)} | {_cell(q.get('fd'), 1)} | {_cell(q.get('kid'), 2)} | {_cell(q.get('precision'), 3)} | "
+            f"| `{name}` | {_inception_cell(inception)} | {_cell(q.get('fd'), 1)} | {_cell(q.get('kid'), 2)} | {_cell(q.get('precision'), 3)} | "
             f"{_cell(q.get('recall'), 3)} | {_cell(q.get('label_accuracy'), 3)} | {_cell(q.get('class_entropy'), 3)} | "
             f"{recipe['epochs']} | {recipe['ema_decay'] or '-'} | {minutes:.1f} min | "
             f"{config['weights']['size_bytes'] / 1e6:.2f} MB |"
