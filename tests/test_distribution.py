@@ -20,21 +20,36 @@ ROOT = WORKER.parents[1]
 pytestmark = pytest.mark.slow
 
 
-def step(tmp_path, mode, variant, backend="tensorflow"):
-    out = tmp_path / f"{backend}_{mode}_{variant}.npz"
-    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT)}
-    if mode == "dataparallel":
-        env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
-    result = subprocess.run(
-        [sys.executable, str(WORKER), mode, variant, str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=ROOT,
-    )
+# Every variant a (backend, mode) group's tests need, run in one worker process the first time one of them asks.
+GROUPS = {
+    ("tensorflow", "single"): ["dcgan", "wgan_gp", "syncbn", "fp16", "overflow", "overflow_first", "bn", "noise"],
+    ("tensorflow", "mirrored"): ["dcgan", "wgan_gp", "syncbn", "fp16", "overflow", "overflow_first", "bn", "noise"],
+    ("jax", "single"): ["dcgan", "wgan_gp"],
+    ("jax", "dataparallel"): ["dcgan", "wgan_gp"],
+}
+_done = {}
+
+
+def step(tmp_path_factory, mode, variant, backend="tensorflow"):
+    """The arrays the worker saved for `variant` (both networks' weights after one step, or the noise)."""
+    group = (backend, mode)
+    if group not in _done:
+        out = tmp_path_factory.mktemp(f"{backend}_{mode}")
+        env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT)}
+        if mode == "dataparallel":
+            env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+        result = subprocess.run(
+            [sys.executable, str(WORKER), mode, str(out), *GROUPS[group]],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=env,
+            cwd=ROOT,
+        )
+        _done[group] = (out, result)  # a failed worker fails each test of its group, without running again
+    out, result = _done[group]
     assert result.returncode == 0, result.stderr[-3000:]
-    loaded = np.load(out)
+    loaded = np.load(out / f"{variant}.npz")
     return [loaded[key] for key in loaded.files]
 
 
@@ -44,38 +59,37 @@ def max_difference(a, b):
 
 
 @pytest.mark.parametrize("variant", ["dcgan", "wgan_gp", "syncbn"])
-def test_mirrored_strategy_step_equals_one_device(tmp_path, variant):
+def test_mirrored_strategy_step_equals_one_device(tmp_path_factory, variant):
     """2 replicas on 2 logical CPUs: losses are scaled per replica, noise and penalty weights are the global draw's
     rows, critic batches are the global batch's; `wgan_gp` has 2 critic steps and the penalty."""
-    single, mirrored = step(tmp_path, "single", variant), step(tmp_path, "mirrored", variant)
+    single, mirrored = step(tmp_path_factory, "single", variant), step(tmp_path_factory, "mirrored", variant)
     assert max_difference(single, mirrored) < 1e-6
 
 
-def test_mirrored_strategy_step_under_mixed_float16(tmp_path):
+def test_mirrored_strategy_step_under_mixed_float16(tmp_path_factory):
     """Each optimizer is loss-scaled on each replica; the step agrees up to float16 rounding."""
-    assert max_difference(step(tmp_path, "single", "fp16"), step(tmp_path, "mirrored", "fp16")) < 1e-4
+    assert max_difference(step(tmp_path_factory, "single", "fp16"), step(tmp_path_factory, "mirrored", "fp16")) < 1e-4
 
 
 @pytest.mark.parametrize("overflowing_replica", [0, 1])
-def test_an_overflow_on_one_replica_skips_the_step_everywhere(tmp_path, monkeypatch, overflowing_replica):
+def test_an_overflow_on_one_replica_skips_the_step_everywhere(tmp_path_factory, overflowing_replica):
     """mixed_float16, and only one replica's half of the batch overflows D's float16 layer: as on one device, the
     update is skipped (no inf reaches the weights), whichever replica overflowed."""
-    if overflowing_replica == 0:
-        monkeypatch.setenv("OVERFLOW_FIRST", "1")
-    single, mirrored = step(tmp_path, "single", "overflow"), step(tmp_path, "mirrored", "overflow")
+    variant = "overflow_first" if overflowing_replica == 0 else "overflow"
+    single, mirrored = step(tmp_path_factory, "single", variant), step(tmp_path_factory, "mirrored", variant)
     assert all(np.isfinite(w).all() for w in mirrored)
     assert max_difference(single, mirrored) == 0.0
 
 
-def test_batch_norm_statistics_are_per_replica(tmp_path):
+def test_batch_norm_statistics_are_per_replica(tmp_path_factory):
     """The documented choice: plain BatchNormalization normalizes each replica's shard by its own statistics (as
     the DCGAN reference code does), so the step differs from one device; synchronized=True (tested above) matches."""
-    assert max_difference(step(tmp_path, "single", "bn"), step(tmp_path, "mirrored", "bn")) > 1e-4
+    assert max_difference(step(tmp_path_factory, "single", "bn"), step(tmp_path_factory, "mirrored", "bn")) > 1e-4
 
 
-def test_replicas_draw_distinct_noise_that_one_device_would_draw(tmp_path):
-    replica0, replica1 = step(tmp_path, "mirrored", "noise")
-    (single,) = step(tmp_path, "single", "noise")
+def test_replicas_draw_distinct_noise_that_one_device_would_draw(tmp_path_factory):
+    replica0, replica1 = step(tmp_path_factory, "mirrored", "noise")
+    (single,) = step(tmp_path_factory, "single", "noise")
     assert replica0.shape == replica1.shape == (4, 4)
     assert np.min(np.abs(replica0 - replica1)) > 0  # no duplicated fakes
     np.testing.assert_array_equal(np.concatenate([replica0, replica1]), single)
@@ -83,10 +97,10 @@ def test_replicas_draw_distinct_noise_that_one_device_would_draw(tmp_path):
 
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
 @pytest.mark.parametrize("variant", ["dcgan", "wgan_gp"])
-def test_jax_data_parallel_step_equals_one_device(tmp_path, variant):
+def test_jax_data_parallel_step_equals_one_device(tmp_path_factory, variant):
     """One SPMD program over 2 host devices: nothing to rescale, the same numbers as one device."""
-    single = step(tmp_path, "single", variant, backend="jax")
-    parallel = step(tmp_path, "dataparallel", variant, backend="jax")
+    single = step(tmp_path_factory, "single", variant, backend="jax")
+    parallel = step(tmp_path_factory, "dataparallel", variant, backend="jax")
     assert max_difference(single, parallel) < 1e-6
 
 
@@ -174,12 +188,30 @@ def test_cli_distribute_on_tensorflow_trains_on_two_host_devices(tmp_path):
     assert (tmp_path / "run" / "generator.keras").is_file()
 
 
+TINY_ERROR_RUN = ["--epochs", "1", "--latent-dim", "8", "--filters", "8", "--verbose", "0"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--distribute", "0"], "--distribute N with an int N >= 1"),
+        (["--distribute", "two"], "--distribute N with an int N >= 1"),
+        (["--distribute", "2", "--jit"], "--jit or --distribute, not both"),
+    ],
+)
+def test_cli_distribute_argument_errors_are_clear(tmp_path, monkeypatch, capsys, argv, message):
+    """Refused while reading the arguments, before any device is set up: in this process."""
+    from ganzoo.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "dcgan", *TINY_ERROR_RUN, *argv, "--out", str(tmp_path / "run")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run" / "run.json").exists()
+
+
 @pytest.mark.parametrize(
     "backend, argv, message",
     [
-        ("tensorflow", ["--distribute", "0"], "--distribute N with an int N >= 1"),
-        ("tensorflow", ["--distribute", "two"], "--distribute N with an int N >= 1"),
-        ("tensorflow", ["--distribute", "2", "--jit"], "--jit or --distribute, not both"),
         ("tensorflow", ["--distribute", "2", "--batch-size", "63"], "divisible by the 2 replicas"),
         ("tensorflow", ["--distribute"], "Expected a local GPU for --distribute"),
         ("torch", ["--distribute", "2"], "tensorflow or jax backend for --distribute"),
@@ -191,14 +223,7 @@ def test_cli_distribute_errors_are_clear(tmp_path, backend, argv, message):
     result = cli(
         backend,
         "dcgan",
-        "--epochs",
-        "1",
-        "--latent-dim",
-        "8",
-        "--filters",
-        "8",
-        "--verbose",
-        "0",
+        *TINY_ERROR_RUN,
         *argv,
         "--out",
         str(tmp_path / "run"),
