@@ -102,6 +102,7 @@ def test_labels_out_of_range_from_a_generator_are_refused():
         gan.fit(batches(), epochs=1, verbose=0)
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("weight", [float("nan"), float("inf"), -1.0, "10"])
 def test_gradient_penalty_weight_must_be_finite(weight):
     with pytest.raises(ValueError, match="gradient_penalty_weight"):
@@ -138,6 +139,7 @@ def test_discriminator_regularizers_are_part_of_its_loss():
     np.testing.assert_allclose(logs["d_loss"][0], expected, rtol=1e-6)
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("kwargs", [{"validation_split": 0.5}, {"validation_data": random_images(4)}])
 def test_validation_is_refused(kwargs):
     gan = compiled_gan("dcgan")

@@ -500,6 +500,7 @@ def test_generate_without_labels_cycles_through_the_classes_as_the_cli_does():
     np.testing.assert_array_equal(gan.generate(7, seed=4), gan.generate(7, labels=cycled, seed=4))
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("seed", [-1, 2**32, "x", 1.5, True])
 def test_generate_refuses_a_bad_seed_in_one_line(seed):
     with pytest.raises(ValueError, match=r"Expected seed to be None or an int in \[0, 2\*\*32\)\. Received: seed="):
@@ -523,6 +524,7 @@ def test_unknown_loss_name_lists_valid_ones():
         assert name in str(info.value)
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("steps", [0, -1, 2.0, True])
 def test_discriminator_steps_below_one(steps):
     with pytest.raises(ValueError, match="discriminator_steps"):
@@ -546,12 +548,14 @@ def test_compile_refuses_loss_and_optimizer_arguments():
         gan.compile(adam(), adam(), loss="mse")
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("loss", ["wasserstein", "hinge"])
 def test_label_smoothing_with_a_loss_without_targets(loss):
     with pytest.raises(ValueError, match="label_smoothing"):
         tiny_gan("wgan_gp", loss=loss, label_smoothing=0.1)
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("smoothing", [-0.1, 1.0])
 def test_label_smoothing_out_of_range(smoothing):
     with pytest.raises(ValueError, match="label_smoothing"):

@@ -61,6 +61,7 @@ def test_label_channels_are_one_channel_per_class():
     assert not any(type(layer).__module__.startswith("ganzoo") for layer in model.layers)
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize(
     "cls, args", [(OneHot, (1,)), (LabelMap, (1, 4, 4)), (LabelMap, (3, 0, 4)), (LabelMap, (3, 4, None))]
 )
@@ -103,6 +104,7 @@ def test_discriminator_output_depends_on_label():
             assert np.all(np.abs(logits[a] - logits[b]) > 1e-7), (a, b)
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize(
     "image_shape, plan",
     [((16, 16, 1), (4, 4, 2)), ((28, 28, 1), (7, 7, 2)), ((32, 32, 3), (4, 4, 3)), ((64, 64, 3), (4, 4, 4))],
@@ -180,6 +182,7 @@ def test_conditioning_layer_config_round_trip(layer):
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(clone(labels)), keras.ops.convert_to_numpy(layer(labels)))
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize(
     "build, match",
     [
@@ -220,6 +223,7 @@ def _resnet_discriminator_parameters(f, image_shape, num_classes=None):
     return first + (stages - 1) * down + last + f + 1
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("image_shape", [(16, 16, 1), (28, 28, 1), (32, 32, 3), (64, 64, 3)])
 @pytest.mark.parametrize("num_classes", [None, 5])
 def test_resnet_networks_have_the_papers_shapes(image_shape, num_classes):

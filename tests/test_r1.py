@@ -69,6 +69,7 @@ def test_r1_of_a_conv_critic_matches_finite_differences():
     np.testing.assert_allclose(logs["r1"][0], np.mean(squared), rtol=1e-4)
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize(
     "kwargs, message",
     [

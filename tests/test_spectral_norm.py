@@ -176,6 +176,7 @@ def test_spectral_norm_discriminator_saves_and_loads(tmp_path):
     np.testing.assert_allclose(_np(loaded(images)), _np(discriminator(images)), rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.one_backend
 def test_bad_arguments_name_themselves():
     with pytest.raises(TypeError, match="Dense or Conv2D"):
         SpectralNorm(keras.layers.Conv2DTranspose(4, 3))
