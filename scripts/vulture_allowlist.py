@@ -21,3 +21,5 @@ _.stop_training
 var_list
 # Public API listed in ganzoo.metrics._EXPORTS (loaded lazily by name).
 inception_feature_extractor
+# Written into zoo_configs/README.md by scripts/builder_table.py (outside vulture's paths).
+markdown_table

@@ -8,6 +8,9 @@ stays fast.
 
 import os
 
+from ganzoo.client.builder_docs import bounded_int, shared_bounds
+from ganzoo.client.network_args import MAX_SIDE
+
 from ganzoo.commands.train_config import resolve_config  # noqa: F401 - part of this module's API
 from ganzoo.commands.train_handler import run_train
 from ganzoo.training.config import VARIANTS
@@ -41,9 +44,23 @@ def _add_variant_arguments(train):
     train.add_argument(
         "--dataset", help="dataset of a variant: digits (default), fashion_mnist, mnist, cifar10, folder:PATH"
     )
-    train.add_argument("--image-size", type=int, help="square image side of a variant (default: the dataset's)")
-    train.add_argument("--latent-dim", type=int, help="size of z, for a variant")
-    train.add_argument("--filters", type=int, help="network width, for a variant")
+    # Bounds as the builders declare them (ganzoo.client.network_args), refused while parsing.
+    latent, filters = shared_bounds("latent_dim"), shared_bounds("filters")
+    train.add_argument(
+        "--image-size",
+        type=bounded_int("--image-size", 1, MAX_SIDE),
+        help=f"square image side of a variant, an int in [1, {MAX_SIDE}] (default: the dataset's)",
+    )
+    train.add_argument(
+        "--latent-dim",
+        type=bounded_int("--latent-dim", *latent),
+        help=f"size of z, for a variant: an int in [{latent[0]}, {latent[1]}]",
+    )
+    train.add_argument(
+        "--filters",
+        type=bounded_int("--filters", *filters),
+        help=f"network width, for a variant: an int in [{filters[0]}, {filters[1]}]",
+    )
     train.add_argument(
         "--architecture",
         choices=("dcgan", "resnet"),
