@@ -1,10 +1,12 @@
 """Worker for test_distribution.py: one GAN train step per variant, on one device or data-parallel, weights to files.
 
-    python tests/distributed_worker.py MODE OUT_DIR VARIANT [VARIANT ...]
+    python tests/distributed_worker.py MODE[,MODE] OUT_DIR VARIANT [VARIANT ...]
 
-Writes OUT_DIR/VARIANT.npz for each variant, one after the other in this one process (the device count is fixed
-when TensorFlow or JAX starts, so a process serves one MODE; starting one per variant cost most of the module's
-time). Each variant builds its networks and GAN afresh from the same seeds and sets its own dtype policy.
+Writes OUT_DIR/MODE_VARIANT.npz for each mode and variant, one after the other in this one process (starting a
+process per run cost most of the module's time). The device count is fixed when TensorFlow or JAX starts: a
+process that runs `mirrored` or `dataparallel` has 2 devices, and its `single` runs use the first (their numbers
+are bit-identical to a one-device process's; checked when this worker was written). Each run builds its
+networks and GAN afresh from the same seeds and sets its own dtype policy.
 
 MODE: `single` (one device), `mirrored` (tf.distribute.MirroredStrategy over 2 logical CPUs),
 `dataparallel` (JAX keras.distribution.DataParallel over 2 host devices; set XLA_FLAGS and KERAS_BACKEND=jax).
@@ -19,9 +21,9 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-MODE, OUT_DIR, VARIANTS = sys.argv[1], sys.argv[2], sys.argv[3:]
+MODES, OUT_DIR, VARIANTS = sys.argv[1].split(","), sys.argv[2], sys.argv[3:]
 
-if MODE == "mirrored":
+if "mirrored" in MODES:
     import tensorflow as tf
 
     cpu = tf.config.list_physical_devices("CPU")[0]
@@ -82,10 +84,10 @@ def data(variant):
     return images
 
 
-def run(variant):
+def run(mode, variant):
     """The arrays to save: both networks' weights after one step, or the noise of each replica."""
     images = data(variant)
-    if MODE == "mirrored":
+    if mode == "mirrored":
         import tensorflow as tf
 
         strategy = STRATEGY
@@ -98,14 +100,17 @@ def run(variant):
 
             return [np.asarray(t) for t in strategy.experimental_local_results(strategy.run(tf.function(draw)))]
         gan.fit(tf.data.Dataset.from_tensor_slices(images).batch(len(images)), epochs=1, verbose=0)
-    elif MODE == "dataparallel":
+    elif mode == "dataparallel":
         import jax
 
         devices = jax.devices()
         assert len(devices) == 2, devices
         keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
-        gan = build(variant)
-        gan.fit(images, batch_size=len(images), epochs=1, verbose=0, shuffle=False)
+        try:
+            gan = build(variant)
+            gan.fit(images, batch_size=len(images), epochs=1, verbose=0, shuffle=False)
+        finally:
+            keras.distribution.set_distribution(None)
     else:
         gan = build(variant)
         if variant == "noise":
@@ -115,7 +120,8 @@ def run(variant):
 
 
 for name in VARIANTS:
-    keras.backend.clear_session()  # also resets the dtype policy: set it after
-    keras.config.set_dtype_policy("mixed_float16" if name in FP16 else "float32")
-    np.savez(os.path.join(OUT_DIR, f"{name}.npz"), *run(name))
-    print(f"wrote {name}.npz", flush=True)
+    for mode in MODES:
+        keras.backend.clear_session()  # also resets the dtype policy: set it after
+        keras.config.set_dtype_policy("mixed_float16" if name in FP16 else "float32")
+        np.savez(os.path.join(OUT_DIR, f"{mode}_{name}.npz"), *run(mode, name))
+        print(f"wrote {mode}_{name}.npz", flush=True)

@@ -1,7 +1,7 @@
 """Data-parallel training matches one device: tf.distribute.MirroredStrategy and keras.distribution.DataParallel.
 
-Each run is a subprocess of `tests/distributed_worker.py` (the device count is fixed when TensorFlow or JAX
-starts): one train step on a global batch of 8 (16 with 2 critic steps), then every weight of both networks
+The runs are made by `tests/distributed_worker.py`, one subprocess per backend with 2 devices (the device count
+is fixed when TensorFlow or JAX starts), its one-device runs on the first: one train step on a global batch of 8 (16 with 2 critic steps), then every weight of both networks
 is compared with the single-device step on the same batch. The discriminator has no BatchNorm unless said,
 so each sample's gradient is independent of the others and the comparison is exact up to summation order.
 """
@@ -20,36 +20,37 @@ ROOT = WORKER.parents[1]
 pytestmark = pytest.mark.slow
 
 
-# Every variant a (backend, mode) group's tests need, run in one worker process the first time one of them asks.
-GROUPS = {
-    ("tensorflow", "single"): ["dcgan", "wgan_gp", "syncbn", "fp16", "overflow", "overflow_first", "bn", "noise"],
-    ("tensorflow", "mirrored"): ["dcgan", "wgan_gp", "syncbn", "fp16", "overflow", "overflow_first", "bn", "noise"],
-    ("jax", "single"): ["dcgan", "wgan_gp"],
-    ("jax", "dataparallel"): ["dcgan", "wgan_gp"],
+# Every run a backend's tests need, made in one worker process the first time one of them asks.
+RUNS = {
+    "tensorflow": (
+        "single,mirrored",
+        ["dcgan", "wgan_gp", "syncbn", "fp16", "overflow", "overflow_first", "bn", "noise"],
+    ),
+    "jax": ("single,dataparallel", ["dcgan", "wgan_gp"]),
 }
 _done = {}
 
 
 def step(tmp_path_factory, mode, variant, backend="tensorflow"):
-    """The arrays the worker saved for `variant` (both networks' weights after one step, or the noise)."""
-    group = (backend, mode)
-    if group not in _done:
-        out = tmp_path_factory.mktemp(f"{backend}_{mode}")
+    """The arrays the worker saved for `variant` in `mode` (both networks' weights after one step, or the noise)."""
+    if backend not in _done:
+        out = tmp_path_factory.mktemp(f"{backend}_steps")
         env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT)}
-        if mode == "dataparallel":
+        if backend == "jax":
             env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+        modes, variants = RUNS[backend]
         result = subprocess.run(
-            [sys.executable, str(WORKER), mode, str(out), *GROUPS[group]],
+            [sys.executable, str(WORKER), modes, str(out), *variants],
             capture_output=True,
             text=True,
             timeout=600,
             env=env,
             cwd=ROOT,
         )
-        _done[group] = (out, result)  # a failed worker fails each test of its group, without running again
-    out, result = _done[group]
+        _done[backend] = (out, result)  # a failed worker fails each test of its backend, without running again
+    out, result = _done[backend]
     assert result.returncode == 0, result.stderr[-3000:]
-    loaded = np.load(out / f"{variant}.npz")
+    loaded = np.load(out / f"{mode}_{variant}.npz")
     return [loaded[key] for key in loaded.files]
 
 
