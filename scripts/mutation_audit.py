@@ -117,6 +117,12 @@ MUTATIONS = {
         "",
         ["tests/test_layers.py", "-k", "violation"],
     ),
+    "cli_flag_bounds_dropped": (
+        "ganzoo/client/builder_docs.py",
+        "if value is None or not low <= value <= high:",
+        "if value is None:",
+        ["tests/test_builder_docs.py", "-k", "flags_take_the_declared_bounds"],
+    ),
 }
 
 
