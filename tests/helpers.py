@@ -283,3 +283,15 @@ def numpy_forward(model, x):
         elif name != "linear":
             raise TypeError(f"numpy_forward does not know the activation {name}")
     return h
+
+
+def load_script(name):
+    """The module of `scripts/<name>.py`, loaded from its file (scripts/ is not a package)."""
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parent.parent / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

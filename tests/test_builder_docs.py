@@ -1,25 +1,15 @@
 """The builders' declaration is the one source of the CLI flags' bounds and of the preset README's table."""
 
-import importlib.util
-import pathlib
-
 import pytest
+
+from helpers import load_script
 
 from ganzoo.cli import main
 from ganzoo.client import builder_docs, network_args
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("builder_table", ROOT / "scripts" / "builder_table.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_the_readme_table_is_the_declarations():
-    script = load_script()
+    script = load_script("builder_table")
     text = script.README.read_text(encoding="utf-8")
     assert script.with_table(text, builder_docs.markdown_table()) == text, (
         "run: python scripts/builder_table.py --write"
@@ -35,7 +25,7 @@ def test_the_table_has_a_row_per_declared_argument_with_its_bounds():
 
 def test_with_table_refuses_a_readme_without_its_markers():
     with pytest.raises(ValueError, match="builder-table"):
-        load_script().with_table("no markers here", "| table |")
+        load_script("builder_table").with_table("no markers here", "| table |")
 
 
 def test_shared_bounds_are_the_declared_ones_and_refuse_other_arguments():

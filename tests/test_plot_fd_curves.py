@@ -1,20 +1,11 @@
 """`scripts/plot_fd_curves.py`: FD curves against epochs or wall-clock minutes, from metrics.csv."""
 
 import csv
-import importlib.util
-import pathlib
 
 import numpy as np
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("plot_fd_curves", ROOT / "scripts" / "plot_fd_curves.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from helpers import load_script
 
 
 ROWS = [  # FD every second epoch, as `--fd-every 2` logs it
@@ -26,19 +17,19 @@ ROWS = [  # FD every second epoch, as `--fd-every 2` logs it
 
 
 def test_curve_against_minutes_counts_every_epoch():
-    xs, fds = load_script().curve(ROWS, "minutes")
+    xs, fds = load_script("plot_fd_curves").curve(ROWS, "minutes")
     seconds = np.cumsum([65.0, 70.0, 61.0, 72.5])
     np.testing.assert_allclose(xs, [seconds[1] / 60, seconds[3] / 60])
     assert fds == [140.5, 90.25]
 
 
 def test_curve_against_epochs():
-    assert load_script().curve(ROWS, "epoch") == ([2, 4], [140.5, 90.25])
+    assert load_script("plot_fd_curves").curve(ROWS, "epoch") == ([2, 4], [140.5, 90.25])
 
 
 def test_curve_refuses_an_unknown_axis():
     with pytest.raises(ValueError, match="x to be 'epoch' or 'minutes'"):
-        load_script().curve(ROWS, "hours")
+        load_script("plot_fd_curves").curve(ROWS, "hours")
 
 
 def test_script_writes_a_png(tmp_path):
@@ -49,5 +40,5 @@ def test_script_writes_a_png(tmp_path):
         writer.writeheader()
         writer.writerows(ROWS)
     out = tmp_path / "curves.png"
-    load_script().main([str(run), "--x", "minutes", "--target", "100", "-o", str(out)])
+    load_script("plot_fd_curves").main([str(run), "--x", "minutes", "--target", "100", "-o", str(out)])
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,21 +1,13 @@
 """`scripts/seed_fid.py`: the Inception FID of a preset over seeds, as mean ± sample std."""
 
-import importlib.util
 import json
-import pathlib
 
 import numpy as np
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from helpers import load_script
+
 PROTOCOL = {"protocol": "ganzoo-fid-v1", "n_fake": 10000, "n_real": 10000, "reference": "fashion_mnist test split"}
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("seed_fid", ROOT / "scripts" / "seed_fid.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def preset(fid=25.0):
@@ -27,7 +19,7 @@ def evaluation(seed, fid, **changes):
 
 
 def test_spread_is_the_mean_and_sample_std():
-    script = load_script()
+    script = load_script("seed_fid")
     rows = script.seed_figures(preset(25.06), [evaluation(1, 27.5), evaluation(2, 24.0)])
     result = script.spread(rows)
     assert result["seeds"] == [0, 1, 2]
@@ -40,17 +32,17 @@ def test_spread_is_the_mean_and_sample_std():
 @pytest.mark.parametrize("key, value", [("n_fake", 2000), ("protocol", "other"), ("reference", "train split")])
 def test_figures_of_another_protocol_are_refused(key, value):
     with pytest.raises(ValueError, match=f"Expected {key}=.*for seed 1"):
-        load_script().seed_figures(preset(), [evaluation(1, 20.0, **{key: value})])
+        load_script("seed_fid").seed_figures(preset(), [evaluation(1, 20.0, **{key: value})])
 
 
 def test_two_figures_for_one_seed_are_refused():
     with pytest.raises(ValueError, match=r"one figure per seed. Received seeds \[0, 1, 1\]"):
-        load_script().seed_figures(preset(), [evaluation(1, 20.0), evaluation(1, 21.0)])
+        load_script("seed_fid").seed_figures(preset(), [evaluation(1, 20.0), evaluation(1, 21.0)])
 
 
 def test_classifier_figures_are_refused():
     with pytest.raises(ValueError, match="Expected Inception figures"):
-        load_script().seed_figures(preset(), [{**evaluation(1, 20.0), "features": None}])
+        load_script("seed_fid").seed_figures(preset(), [{**evaluation(1, 20.0), "features": None}])
 
 
 def test_read_evaluation_takes_the_seed_from_the_run(tmp_path):
@@ -59,4 +51,4 @@ def test_read_evaluation_takes_the_seed_from_the_run(tmp_path):
     (run / "config.json").write_text(json.dumps({"recipe": {"seed": 2}}))
     path = tmp_path / "fid.json"
     path.write_text(json.dumps({"model": str(run), "features": "inception", "figures": {"fid": 1.0, **PROTOCOL}}))
-    assert load_script().read_evaluation(path)["seed"] == 2
+    assert load_script("seed_fid").read_evaluation(path)["seed"] == 2
