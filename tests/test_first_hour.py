@@ -334,3 +334,21 @@ def test_list_shows_the_inception_fid_next_to_the_own_fd(tmp_path):
     header, row = out.strip().splitlines()
     cells = dict(zip(re.split(r"\s{2,}", header), re.split(r"\s{2,}", row)))
     assert code == 0 and cells["FID"] == "12.34" and cells["FD"] == "55.50", out
+
+
+def test_publish_imports_tensorflow_quietly_before_keras_saves(tmp_path, monkeypatch):
+    """`ganzoo publish` saves with Keras: TensorFlow's start-up lines are filtered as in train and evaluate."""
+    from ganzoo import tf_logging
+    from ganzoo.runs import publish as publish_module
+
+    calls = []
+    monkeypatch.setattr(tf_logging, "import_tensorflow_quietly", lambda: calls.append("quiet import"))
+
+    def fake_publish(*args, **kwargs):
+        calls.append("publish")
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(publish_module, "publish", fake_publish)
+    code, _, err = run_cli("publish", str(tmp_path), "--name", "mine", "--hub", str(tmp_path / "hub"))
+    assert code == 1 and "stop here" in err
+    assert calls == ["quiet import", "publish"]

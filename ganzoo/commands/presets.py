@@ -249,6 +249,9 @@ def run_download(args):
 
 def run_publish(args):
     """Handler of `ganzoo publish RUN_DIR --name NAME --hub DIR`."""
+    from ganzoo import tf_logging
+
+    tf_logging.import_tensorflow_quietly()  # publish saves with Keras: no oneDNN/cuInit start-up lines
     from ganzoo.runs.publish import publish
 
     try:
