@@ -213,9 +213,83 @@ def test_conditional_resnet_sngan_trains_from_the_cli(tmp_path):
         (["dcgan", "--fake-label-smoothing", "nan"], "--fake-label-smoothing in"),
         (["dcgan_digits", "--conditional"], "--conditional only with a variant"),
         (["dcgan_digits", "--architecture", "resnet"], "--architecture only with a variant"),
+        (
+            ["dcgan", "--ada-target", "0.6"],
+            r"Expected --augment POLICY while the ADA controller is on \(ada_target=0.6\)",
+        ),
     ],
 )
 def test_new_training_options_have_clear_errors(argv, message, capsys, tmp_path):
     assert main(["train", *argv, "--verbose", "0", "--out", str(tmp_path / "run")]) == 2
     assert __import__("re").search(message, capsys.readouterr().err)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["--augment", "translation,zoom"],
+            "Expected --augment to name each of color, translation, cutout at most once",
+        ),
+        (["--augment", "cutout,cutout"], "Expected --augment to name each of"),
+        (
+            ["--augment-probability", "1.5"],
+            "Expected --augment-probability to be a finite float in [0, 1]. Received: '1.5'",
+        ),
+        (["--ada-target", "1"], "Expected --ada-target to be a finite float in (0, 1). Received: '1'"),
+        (["--r1-weight", "nan"], "Expected --r1-weight to be a finite float >= 0. Received: 'nan'"),
+        (["--r1-interval", "0"], "Expected --r1-interval to be an int >= 1. Received: '0'"),
+    ],
+)
+def test_stabiliser_flags_are_checked_while_parsing(argv, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "dcgan", *argv, "--out", str(tmp_path / "run")])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_stabiliser_flags_reach_the_gan_and_the_recorded_command(tmp_path):
+    """DiffAugment with ADA and lazy R1 from the command line: stored in config.json and active while training."""
+    out = tmp_path / "run"
+    argv = ["--augment", "cutout,translation", "--augment-probability", "0.25", "--ada-target", "0.6"]
+    argv += ["--r1-weight", "5", "--r1-interval", "2"]
+    assert main(["train", "dcgan", *argv, "--epochs", "2", *TINY, "--out", str(out), "--no-export"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    gan = {k: config["gan"][k] for k in ("augment", "augment_probability", "ada_target", "r1_weight", "r1_interval")}
+    assert gan == {
+        "augment": "translation,cutout",  # the paper's order
+        "augment_probability": 0.25,
+        "ada_target": 0.6,
+        "r1_weight": 5.0,
+        "r1_interval": 2,
+    }
+    command = config["training"]["command"]
+    assert "--augment translation,cutout --augment-probability 0.25 --ada-target 0.6" in command
+    assert "--r1-weight 5.0 --r1-interval 2" in command
+    import csv
+
+    with open(out / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 and all(float(row["r1"]) > 0 for row in rows)
+    p = [float(row["augment_p"]) for row in rows]
+    assert all(0 <= v <= 1 for v in p) and p != [0.25, 0.25]  # the controller moved it
+
+
+def test_stabiliser_flags_override_a_preset_and_none_turns_its_policy_off(tmp_path):
+    from ganzoo.cli import build_parser
+    from ganzoo.commands.train import resolve_config
+
+    path = tmp_path / "mine.json"
+    config = default_config("dcgan", latent_dim=8, filters=8)
+    config["gan"].update(augment="color,cutout", r1_weight=1.0)
+    path.write_text(json.dumps(config))
+    _, resolved = resolve_config(build_parser().parse_args(["train", str(path)]))
+    assert resolved["gan"]["augment"] == "color,cutout" and resolved["gan"]["r1_weight"] == 1.0
+    args = build_parser().parse_args(["train", str(path), "--augment", "none", "--r1-weight", "0"])
+    _, resolved = resolve_config(args)
+    assert resolved["gan"]["augment"] is None and resolved["gan"]["r1_weight"] == 0.0
+    config["gan"]["ada_target"] = 0.6
+    path.write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="Expected --augment POLICY while the ADA controller is on"):
+        resolve_config(build_parser().parse_args(["train", str(path), "--augment", "none"]))

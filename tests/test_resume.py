@@ -209,6 +209,7 @@ def test_another_run_is_refused_and_overwrite_leaves_nothing_of_it(tmp_path):
     "args, message",
     [
         (["--resume", "RUN", "--epochs", "5"], "Expected --resume RUN_DIR alone"),
+        (["--resume", "RUN", "--augment", "cutout", "--r1-weight", "1"], "Received: --augment, --r1-weight"),
         (["--resume", "EMPTY"], "Expected a run folder written by `ganzoo train`"),
         (["RUN"], "Train again from a run's preset with `ganzoo train"),
         (["dcgan", "--out", ""], "Expected --out to be a folder path"),

@@ -10,6 +10,7 @@ import os
 
 from ganzoo.client.builder_docs import bounded_int, shared_bounds
 from ganzoo.client.network_args import MAX_SIDE
+from ganzoo.commands import flag_types
 
 from ganzoo.commands.train_config import resolve_config  # noqa: F401 - part of this module's API
 from ganzoo.commands.train_handler import run_train
@@ -93,6 +94,42 @@ def _add_recipe_arguments(train):
     train.add_argument("--seed", type=int, help="override the recipe's seed (default 0)")
     train.add_argument(
         "--ema-decay", type=float, help="keep an EMA of the generator weights (e.g. 0.999); 0 turns it off"
+    )
+    _add_stabiliser_arguments(train)
+
+
+def _add_stabiliser_arguments(train):
+    """DiffAugment, ADA and R1: options of any variant or preset, stored in the run's config under `gan`."""
+    train.add_argument(
+        "--augment",
+        type=flag_types.augment_policy,
+        metavar="POLICY",
+        help="DiffAugment wherever D sees images, real and fake alike: comma-separated transforms of "
+        "color, translation, cutout (e.g. translation,cutout); none turns a preset's off",
+    )
+    train.add_argument(
+        "--augment-probability",
+        type=flag_types.float_in("--augment-probability", 0, 1),
+        metavar="P",
+        help="chance of each transform per sample (default 1); with --ada-target the adaptive one's start",
+    )
+    train.add_argument(
+        "--ada-target",
+        type=flag_types.float_in("--ada-target", 0, 1, open_low=True, open_high=True),
+        metavar="T",
+        help="adapt the augmentation probability (ADA): up while mean(sign(D(real))) > T (the paper: 0.6)",
+    )
+    train.add_argument(
+        "--r1-weight",
+        type=flag_types.float_in("--r1-weight", 0),
+        metavar="GAMMA",
+        help="R1 penalty (GAMMA/2) E||dD/dx_real||^2 on the discriminator (e.g. 10; 0 turns a preset's off)",
+    )
+    train.add_argument(
+        "--r1-interval",
+        type=flag_types.int_at_least("--r1-interval", 1),
+        metavar="K",
+        help="lazy R1: the penalty (times K) every K-th step only (default 1)",
     )
 
 

@@ -17,6 +17,14 @@ _VARIANT_ONLY = (
 )
 
 
+# Flags stored as they are under the config's `gan` (DiffAugment, ADA, R1), for a variant or a preset.
+STABILISERS = ("augment", "augment_probability", "ada_target", "r1_weight", "r1_interval")
+
+
+def _flag(attr):
+    return "--" + attr.replace("_", "-")
+
+
 def resolve_config(args):
     """Returns `(name, config)` for `ganzoo train`'s arguments."""
     from ganzoo.training import config as config_module
@@ -46,6 +54,7 @@ def resolve_config(args):
     if args.ema_decay is not None:
         config["recipe"]["ema_decay"] = None if args.ema_decay == 0 else args.ema_decay
     _set_label_smoothing(config, args, name)
+    _set_stabilisers(config, args)
     return name, config_module.validate_config(config, source=name)
 
 
@@ -64,6 +73,7 @@ def command_line(args):
         "ema_decay",
         "label_smoothing",
         "fake_label_smoothing",
+        *STABILISERS,
         "fd_every",
         "out",
     ):
@@ -95,6 +105,7 @@ def check_resume_alone(args):
             ("--conditional", args.conditional),
             ("--label-smoothing", args.label_smoothing),
             ("--fake-label-smoothing", args.fake_label_smoothing),
+            *((_flag(attr), getattr(args, attr)) for attr in STABILISERS),
             ("--epochs", args.epochs),
             ("--batch-size", args.batch_size),
             ("--seed", args.seed),
@@ -161,3 +172,22 @@ def _set_label_smoothing(config, args, name):
                 f"Received: {flag} {value} for {name!r}, whose loss is {config['gan']['loss']!r}"
             )
         config["gan"][attr] = value
+
+
+def _set_stabilisers(config, args):
+    """Sets --augment/--augment-probability/--ada-target/--r1-weight/--r1-interval in `config["gan"]`.
+
+    Their ranges are checked while parsing; how they combine (ADA needs a
+    policy) is checked by the GAN's own argument checks, which name the
+    config keys, so the flag is named here first.
+    """
+    gan = config["gan"]  # validated: a preset written before these keys has them filled in
+    for attr in STABILISERS:
+        value = getattr(args, attr)
+        if value is not None:
+            gan[attr] = None if value == "none" else value
+    if gan["ada_target"] is not None and not gan["augment"]:
+        raise ValueError(
+            f"Expected --augment POLICY while the ADA controller is on (ada_target={gan['ada_target']}): it adapts "
+            "the probability of a policy's transforms. Received: no augment policy"
+        )

@@ -1,0 +1,59 @@
+"""argparse `type`s of `ganzoo train`'s stabiliser flags: each error names the flag and the expected form."""
+
+import argparse
+import math
+
+from ganzoo.client.augment_policy import POLICIES, check_policy
+
+OFF = "none"
+
+
+def float_in(flag, low, high=math.inf, *, open_low=False, open_high=False):
+    """An argparse `type` that reads a float in the interval `low..high` (closed unless `open_*`)."""
+    if high == math.inf:
+        interval = f"{'>' if open_low else '>='} {low}"
+    else:
+        interval = f"in {'(' if open_low else '['}{low}, {high}{')' if open_high else ']'}"
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        inside = (low < value if open_low else low <= value) and (value < high if open_high else value <= high)
+        if not (inside and math.isfinite(value)):  # NaN fails every comparison
+            raise argparse.ArgumentTypeError(f"Expected {flag} to be a finite float {interval}. Received: {text!r}")
+        return value
+
+    return parse
+
+
+def augment_policy(text):
+    """`--augment`: DiffAugment transforms, comma-separated, in the paper's order; `none` turns a preset's off."""
+    if text.strip().lower() == OFF:
+        return OFF
+    try:
+        names = check_policy(text, "--augment")
+    except ValueError:
+        names = ()
+    if not names:
+        raise argparse.ArgumentTypeError(
+            f"Expected --augment to name each of {', '.join(POLICIES)} at most once, comma-separated (e.g. "
+            f"translation,cutout), or {OFF!r}. Received: {text!r}"
+        )
+    return ",".join(names)
+
+
+def int_at_least(flag, low):
+    """An argparse `type` that reads an int >= `low`."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"Expected {flag} to be an int >= {low}. Received: {text!r}")
+        return value
+
+    return parse
