@@ -237,7 +237,10 @@ def test_new_training_options_have_clear_errors(argv, message, capsys, tmp_path)
             ["--augment-probability", "1.5"],
             "Expected --augment-probability to be a finite float in [0, 1]. Received: '1.5'",
         ),
-        (["--ada-target", "1"], "Expected --ada-target to be a finite float in (0, 1). Received: '1'"),
+        (["--ada-target", "1"], "Expected --ada-target to be a finite float in (0, 1), or 'none'. Received: '1'"),
+        (["--ada-target", "0"], "Expected --ada-target to be a finite float in (0, 1), or 'none'. Received: '0'"),
+        (["--r1-weight", "inf"], "Expected --r1-weight to be a finite float >= 0. Received: 'inf'"),
+        (["--r1-weight", "1e400"], "Expected --r1-weight to be a finite float >= 0. Received: '1e400'"),
         (["--r1-weight", "nan"], "Expected --r1-weight to be a finite float >= 0. Received: 'nan'"),
         (["--r1-interval", "0"], "Expected --r1-interval to be an int >= 1. Received: '0'"),
     ],
@@ -291,5 +294,26 @@ def test_stabiliser_flags_override_a_preset_and_none_turns_its_policy_off(tmp_pa
     assert resolved["gan"]["augment"] is None and resolved["gan"]["r1_weight"] == 0.0
     config["gan"]["ada_target"] = 0.6
     path.write_text(json.dumps(config))
-    with pytest.raises(ValueError, match="Expected --augment POLICY while the ADA controller is on"):
-        resolve_config(build_parser().parse_args(["train", str(path), "--augment", "none"]))
+    for off in (["--augment", "none"], ["--augment", "None", "--ada-target", "none"]):  # no policy: no ADA either
+        _, resolved = resolve_config(build_parser().parse_args(["train", str(path), *off]))
+        assert resolved["gan"]["augment"] is None and resolved["gan"]["ada_target"] is None
+    _, resolved = resolve_config(build_parser().parse_args(["train", str(path), "--ada-target", "none"]))
+    assert resolved["gan"]["augment"] == "color,cutout" and resolved["gan"]["ada_target"] is None
+    with pytest.raises(ValueError, match=r"Expected --augment POLICY while the ADA controller is on \(ada_target=0.5"):
+        resolve_config(build_parser().parse_args(["train", str(path), "--augment", "none", "--ada-target", "0.5"]))
+
+
+def test_the_recorded_command_with_stabiliser_flags_resolves_to_the_same_config():
+    import shlex
+
+    from ganzoo.cli import build_parser
+    from ganzoo.commands.train_config import command_line, resolve_config
+
+    argv = ["train", "dcgan", "--augment", "Cutout, Translation", "--ada-target", "0.6", "--r1-weight", "5"]
+    args = build_parser().parse_args(argv + ["--r1-interval", "4", "--augment-probability", "0"])
+    _, config = resolve_config(args)
+    recorded = command_line(args)
+    again = build_parser().parse_args(shlex.split(recorded)[1:])
+    _, config_again = resolve_config(again)
+    assert config_again == config and command_line(again) == recorded
+    assert config["gan"]["augment"] == "translation,cutout" and config["gan"]["r1_interval"] == 4

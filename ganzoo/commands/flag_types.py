@@ -8,8 +8,9 @@ from ganzoo.client.augment_policy import POLICIES, check_policy
 OFF = "none"
 
 
-def float_in(flag, low, high=math.inf, *, open_low=False, open_high=False):
-    """An argparse `type` that reads a float in the interval `low..high` (closed unless `open_*`)."""
+def float_in(flag, low, high=math.inf, *, open_low=False, open_high=False, off=False):
+    """An argparse `type` that reads a float in the interval `low..high` (closed unless `open_*`), or `none` with `off`."""
+    suffix = f", or {OFF!r}" if off else ""
     if high == math.inf:
         interval = f"{'>' if open_low else '>='} {low}"
     else:
@@ -22,10 +23,12 @@ def float_in(flag, low, high=math.inf, *, open_low=False, open_high=False):
             value = math.nan
         inside = (low < value if open_low else low <= value) and (value < high if open_high else value <= high)
         if not (inside and math.isfinite(value)):  # NaN fails every comparison
-            raise argparse.ArgumentTypeError(f"Expected {flag} to be a finite float {interval}. Received: {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"Expected {flag} to be a finite float {interval}{suffix}. Received: {text!r}"
+            )
         return value
 
-    return parse
+    return or_off(parse) if off else parse
 
 
 def augment_policy(text):
@@ -33,7 +36,7 @@ def augment_policy(text):
     if text.strip().lower() == OFF:
         return OFF
     try:
-        names = check_policy(text, "--augment")
+        names = check_policy(text.lower(), "--augment")
     except ValueError:
         names = ()
     if not names:
@@ -42,6 +45,15 @@ def augment_policy(text):
             f"translation,cutout), or {OFF!r}. Received: {text!r}"
         )
     return ",".join(names)
+
+
+def or_off(parse):
+    """Wraps an argparse `type` so that it also accepts `none` (turning a preset's setting off)."""
+
+    def parse_or_off(text):
+        return OFF if text.strip().lower() == OFF else parse(text)
+
+    return parse_or_off
 
 
 def int_at_least(flag, low):

@@ -105,7 +105,7 @@ def _add_stabiliser_arguments(train):
         type=flag_types.augment_policy,
         metavar="POLICY",
         help="DiffAugment wherever D sees images, real and fake alike: comma-separated transforms of "
-        "color, translation, cutout (e.g. translation,cutout); none turns a preset's off",
+        "color, translation, cutout (e.g. translation,cutout); none turns a preset's off (and its ADA)",
     )
     train.add_argument(
         "--augment-probability",
@@ -115,9 +115,10 @@ def _add_stabiliser_arguments(train):
     )
     train.add_argument(
         "--ada-target",
-        type=flag_types.float_in("--ada-target", 0, 1, open_low=True, open_high=True),
+        type=flag_types.float_in("--ada-target", 0, 1, open_low=True, open_high=True, off=True),
         metavar="T",
-        help="adapt the augmentation probability (ADA): up while mean(sign(D(real))) > T (the paper: 0.6)",
+        help="adapt the augmentation probability (ADA): up while mean(sign(D(real))) > T (the paper: 0.6); "
+        "none turns a preset's off",
     )
     train.add_argument(
         "--r1-weight",

@@ -186,6 +186,8 @@ def _set_stabilisers(config, args):
         value = getattr(args, attr)
         if value is not None:
             gan[attr] = None if value == "none" else value
+    if args.augment == "none" and args.ada_target is None:
+        gan["ada_target"] = None  # no augmentation, nothing to adapt
     if gan["ada_target"] is not None and not gan["augment"]:
         raise ValueError(
             f"Expected --augment POLICY while the ADA controller is on (ada_target={gan['ada_target']}): it adapts "
