@@ -8,7 +8,7 @@
 #    started from a preset file or with an absolute --out records those paths;
 # 3. `ganzoo evaluate NAME -n 10000 --seed 0 --write-preset` stores the quality figures in the preset;
 # 4. docs/images/NAME.png is the README's sample grid (seed 0; 64 samples, or 4 per class when conditional).
-# Afterwards re-pin the zoo test: python tests/test_zoo.py --pin
+# Afterwards re-pin the zoo test (python tests/test_zoo.py --pin) and rewrite the README table (python scripts/zoo_table.py --write).
 set -euo pipefail
 run_dir=$1
 name=$2

@@ -1,7 +1,12 @@
 """Prints the README's zoo table from the shipped presets' `quality`, `recipe`, `training` and `weights` fields.
 
-python scripts/zoo_table.py
+python scripts/zoo_table.py           # print it
+python scripts/zoo_table.py --write   # replace the table in README.md (tests/test_zoo_table.py checks it is current)
 """
+
+import sys
+from pathlib import Path
+
 
 from ganzoo.client import hub
 from ganzoo.client import presets
@@ -20,7 +25,13 @@ def _inception_cell(inception):
     return cell
 
 
-def main():
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def table_lines():
+    """The table, a list of Markdown lines."""
+    lines = []
+    print = lines.append  # noqa: A001 - the rows below read as the printed table they are
     print(
         "| preset | Inception FID | FD | KID | precision | recall | label acc. | class entropy | epochs | EMA | "
         "train time | weights |"
@@ -47,7 +58,29 @@ def main():
                 f"| real data, {dataset} (train vs test) | {_cell(inception_baselines.get(dataset), 2)} | {q['fd']:.2f} | {q['kid']:.2f} | {q['precision']:.3f} | "
                 f"{q['recall']:.3f} | {q['label_accuracy']:.3f} | {q['class_entropy']:.3f} | | | | |"
             )
+    return lines
+
+
+def readme_table(text):
+    """`(start, end)` line indices of the zoo table in the README's text (the block under its header row)."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| preset | Inception FID |"))
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    return start, end
+
+
+def main(argv):
+    lines = table_lines()
+    if "--write" not in argv:
+        print("\n".join(lines))
+        return 0
+    text = README.read_text(encoding="utf-8")
+    old = text.splitlines()
+    start, end = readme_table(text)
+    README.write_text("\n".join(old[:start] + lines + old[end:]) + "\n", encoding="utf-8")
+    print(f"Wrote the zoo table ({len(lines)} lines) into {README}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))
