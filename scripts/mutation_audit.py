@@ -117,6 +117,24 @@ MUTATIONS = {
         "",
         ["tests/test_layers.py", "-k", "violation"],
     ),
+    "stabiliser_flags_not_applied": (
+        "ganzoo/commands/train_config.py",
+        '            gan[attr] = None if value == "none" else value\n',
+        "            pass\n",
+        ["tests/test_cli_train.py", "-k", "stabiliser_flags_reach"],
+    ),
+    "stabiliser_float_infinite": (
+        "ganzoo/commands/flag_types.py",
+        "if not (inside and math.isfinite(value)):",
+        "if not (inside or math.isinf(value)):",
+        ["tests/test_cli_train.py", "-k", "checked_while_parsing"],
+    ),
+    "zoo_table_rows_dropped": (
+        "scripts/zoo_table.py",
+        "    return lines\n",
+        "    return lines[:-1]\n",
+        ["tests/test_zoo_table.py", "-k", "current"],
+    ),
     "cli_flag_bounds_dropped": (
         "ganzoo/client/builder_docs.py",
         "if value is None or not low <= value <= high:",
