@@ -31,10 +31,7 @@ def float_in(flag, low, high=math.inf, *, open_low=False, open_high=False, off=F
     return or_off(parse) if off else parse
 
 
-def augment_policy(text):
-    """`--augment`: DiffAugment transforms, comma-separated, in the paper's order; `none` turns a preset's off."""
-    if text.strip().lower() == OFF:
-        return OFF
+def _augment_policy(text):
     try:
         names = check_policy(text.lower(), "--augment")
     except ValueError:
@@ -45,6 +42,11 @@ def augment_policy(text):
             f"translation,cutout), or {OFF!r}. Received: {text!r}"
         )
     return ",".join(names)
+
+
+def augment_policy(text):
+    """`--augment`: DiffAugment transforms, comma-separated, in the paper's order; `none` turns a preset's off."""
+    return or_off(_augment_policy)(text)
 
 
 def or_off(parse):

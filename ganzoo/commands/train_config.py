@@ -178,8 +178,7 @@ def _set_stabilisers(config, args):
     """Sets --augment/--augment-probability/--ada-target/--r1-weight/--r1-interval in `config["gan"]`.
 
     Their ranges are checked while parsing; how they combine (ADA needs a
-    policy) is checked by the GAN's own argument checks, which name the
-    config keys, so the flag is named here first.
+    policy) is checked here, naming the flags rather than the config keys.
     """
     gan = config["gan"]  # validated: a preset written before these keys has them filled in
     for attr in STABILISERS:
