@@ -21,6 +21,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 # name: (file, old text, new text, pytest arguments that must fail)
 MUTATIONS = {
+    "jax_host_thread_pool": (
+        "ganzoo/commands/train_handler.py",
+        '    environ.setdefault("PJRT_NPROC", str(max(os.cpu_count() or 1, 2 * replicas + 2)))\n',
+        "",
+        ["tests/test_distribution.py", "-k", "dispatched_ahead or deadlock"],
+    ),
     "network_arg_bounds": (
         "ganzoo/client/network_args.py",
         "ok = _is_int(value) and spec.low <= value <= spec.high",

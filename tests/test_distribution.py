@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ganzoo.commands.train_handler import split_jax_host
+
 WORKER = Path(__file__).resolve().parent / "distributed_worker.py"
 ROOT = WORKER.parents[1]
 pytestmark = pytest.mark.slow
@@ -37,7 +39,7 @@ def step(tmp_path_factory, mode, variant, backend="tensorflow"):
         out = tmp_path_factory.mktemp(f"{backend}_steps")
         env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT)}
         if backend == "jax":
-            env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+            split_jax_host(2, env)
         modes, variants = RUNS[backend]
         result = subprocess.run(
             [sys.executable, str(WORKER), modes, str(out), *variants],
@@ -156,6 +158,59 @@ def generator_weights(run):
     import keras
 
     return keras.saving.load_model(run / "generator.keras", compile=False).get_weights()
+
+
+# XLA's own limits are 20 s before a warning and 40 s more before the abort: 1 s and 2 s fail in seconds.
+FAST_ABORT = (
+    " --xla_cpu_collective_call_warn_stuck_timeout_seconds=1 --xla_cpu_collective_call_terminate_timeout_seconds=2"
+)
+
+
+def dispatch_64_all_reduces(env):
+    env = {**env, "XLA_FLAGS": env.get("XLA_FLAGS", "") + FAST_ABORT, "TF_CPP_MIN_LOG_LEVEL": "0"}
+    worker = Path(__file__).resolve().parent / "jax_dispatch_worker.py"
+    return subprocess.run([sys.executable, str(worker)], capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_split_jax_host_sets_the_device_count_and_a_thread_pool_with_room_for_every_device():
+    env = split_jax_host(3, {"XLA_FLAGS": "--xla_dump_to=/tmp/x"})
+    assert env["XLA_FLAGS"] == "--xla_dump_to=/tmp/x --xla_force_host_platform_device_count=3"
+    assert int(env["PJRT_NPROC"]) >= 2 * 3 + 2
+    mine = {"XLA_FLAGS": "--xla_force_host_platform_device_count=4", "PJRT_NPROC": "16"}
+    assert split_jax_host(2, dict(mine)) == mine  # the user's values are kept
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+def test_all_reduces_dispatched_ahead_finish_on_split_host_devices():
+    """A pool as large as the devices (a 2-core machine's) deadlocks and XLA aborts; the split's pool does not."""
+    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "PJRT_NPROC")}
+    two_core = dispatch_64_all_reduces({**split_jax_host(2, dict(env)), "PJRT_NPROC": "2"})
+    assert two_core.returncode != 0 and "Termination timeout for `all reduce" in two_core.stderr, two_core.stderr[
+        -2000:
+    ]
+    split = dispatch_64_all_reduces(split_jax_host(2, dict(env)))
+    assert split.returncode == 0 and split.stdout.strip() == "done", split.stderr[-3000:]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+@pytest.mark.parametrize("threads, warns", [("2", True), (None, False)])
+def test_data_parallel_on_jax_host_devices_warns_of_a_pool_that_can_deadlock(threads, warns):
+    """The Python API, where the user splits the host: a 2-thread pool (a 2-core machine's) is named in a warning."""
+    env = split_jax_host(2, {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "PJRT_NPROC")})
+    if threads:
+        env["PJRT_NPROC"] = threads
+    code = (
+        "import warnings; warnings.filterwarnings('error', message=\"XLA's CPU thread pool\")\n"
+        "from ganzoo.training.distribution import data_parallel\n"
+        "scope, replicas, close = data_parallel(2); close(); print(replicas)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env={**env, "KERAS_BACKEND": "jax"}
+    )
+    if warns:
+        assert result.returncode != 0 and "Set PJRT_NPROC=6 or more" in result.stderr, result.stderr[-2000:]
+    else:
+        assert result.returncode == 0 and result.stdout.split()[-1] == "2", result.stderr[-2000:]
 
 
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")

@@ -24,6 +24,8 @@ program over the global batch, so nothing per replica is needed.
 """
 
 import contextlib
+import os
+import warnings
 
 import jax
 import numpy as np
@@ -187,6 +189,19 @@ def check_compile(jit_compile):
     """Nothing to refuse: JAX compiles every step with XLA."""
 
 
+def _warn_if_cpu_pool_can_deadlock(replicas):
+    """Warns when XLA's CPU thread pool has too few threads for `replicas` host devices to all-reduce while `fit`
+    dispatches ahead (see `ganzoo.commands.train_handler.split_jax_host`, which `ganzoo train --distribute` runs)."""
+    threads = max(int(os.environ.get("PJRT_NPROC") or os.environ.get("NPROC") or os.cpu_count() or 1), replicas)
+    if threads < 2 * replicas + 2:
+        warnings.warn(
+            f"XLA's CPU thread pool has {threads} threads for {replicas} host devices: training can deadlock in an "
+            f"all-reduce (XLA then aborts with 'Termination timeout'). Set PJRT_NPROC={2 * replicas + 2} or more "
+            f"before JAX starts, as `ganzoo train --distribute {replicas}` does.",
+            stacklevel=3,
+        )
+
+
 def data_parallel(replicas):
     """`keras.distribution.DataParallel` over the local accelerators, or `replicas` host devices; see
     `ganzoo.training.distribution.data_parallel`."""
@@ -199,6 +214,8 @@ def data_parallel(replicas):
     if replicas is None and devices[0].platform == "cpu":
         raise ValueError("Expected a local GPU or TPU for --distribute. Received: only the CPU; pass --distribute N")
     chosen = devices[: replicas or len(devices)]
+    if devices[0].platform == "cpu" and len(chosen) > 1:
+        _warn_if_cpu_pool_can_deadlock(len(chosen))
     previous = keras.distribution.distribution()
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=chosen))
     return contextlib.nullcontext(), len(chosen), lambda: keras.distribution.set_distribution(previous)

@@ -94,7 +94,9 @@ def data_parallel(replicas):
             them, or, on a machine without one, N host (CPU) devices, which
             is how the tests run it (TensorFlow: logical CPU devices, set up
             here before TensorFlow starts; JAX: the CLI sets
-            `XLA_FLAGS=--xla_force_host_platform_device_count=N`).
+            `XLA_FLAGS=--xla_force_host_platform_device_count=N` and
+            `PJRT_NPROC=2N+2`, a thread pool in which the devices'
+            all-reduces cannot deadlock; without it this warns).
 
     Raises:
         ValueError: no accelerator and no N, N larger than the devices
