@@ -21,6 +21,18 @@ REPO = Path(__file__).resolve().parents[1]
 
 # name: (file, old text, new text, pytest arguments that must fail)
 MUTATIONS = {
+    "preset_errors_before_tensorflow": (
+        "ganzoo/commands/train_handler.py",
+        'if args.resume is None and (args.name or "dcgan") not in VARIANTS:',
+        "if False:",
+        ["tests/test_cli_train.py", "-k", "before_tensorflow"],
+    ),
+    "epochs_flag_bound": (
+        "ganzoo/commands/train.py",
+        'type=flag_types.int_at_least("--epochs", 1)',
+        "type=int",
+        ["tests/test_cli_train.py", "-k", "before_tensorflow"],
+    ),
     "jax_host_thread_pool": (
         "ganzoo/commands/train_handler.py",
         '    environ.setdefault("PJRT_NPROC", str(max(os.cpu_count() or 1, 2 * replicas + 2)))\n',

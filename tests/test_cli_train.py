@@ -49,6 +49,47 @@ def test_help_does_not_import_tensorflow():
     assert result.stdout.strip().endswith("TF False False")
 
 
+def test_argument_and_preset_errors_come_before_tensorflow_loads(tmp_path):
+    """A typo costs a fraction of a second, not TensorFlow's start (about 13 s here): each error exits 2 naming what
+    was wrong, and neither Keras nor TensorFlow was imported."""
+    cases = [
+        (["dcgan", "--epochs", "0"], "Expected --epochs to be an int >= 1. Received: '0'"),
+        (["dcgan", "--batch-size", "-3"], "Expected --batch-size to be an int >= 1. Received: '-3'"),
+        (["dcgan", "--seed", "-1"], "Expected --seed to be an int >= 0. Received: '-1'"),
+        (["no_such_preset"], "Expected a variant (dcgan, lsgan"),
+        (["dcgan_fashion_mnist", "--filters", "8"], "Expected --filters only with a variant"),
+        (["wgan_gp_fashion_mnist", "--label-smoothing", "0.1"], "only with a loss that has targets"),
+        ([str(tmp_path / "bad.json")], "Received invalid JSON"),
+    ]
+    (tmp_path / "bad.json").write_text("{not json")
+    code = (
+        "import contextlib, io, json, sys\n"
+        "from ganzoo.cli import main\n"
+        "out = []\n"
+        "for argv in json.loads(sys.argv[1]):\n"
+        "    err = io.StringIO()\n"
+        "    with contextlib.redirect_stderr(err):\n"
+        "        try:\n"
+        "            rc = main(['train', *argv, '--out', sys.argv[2]])\n"
+        "        except SystemExit as exit:\n"
+        "            rc = exit.code\n"
+        "    out.append([rc, err.getvalue()])\n"
+        "print(json.dumps([out, 'tensorflow' in sys.modules, 'keras' in sys.modules]))\n"
+    )
+    argv = json.dumps([case for case, _ in cases])
+    # As a user runs it: with no TF_CPP_MIN_LOG_LEVEL of their own, the CLI imports TensorFlow (quietly) itself.
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "GANZOO_DEFAULT_TF_LOG_LEVEL")}
+    result = subprocess.run(
+        [sys.executable, "-c", code, argv, str(tmp_path / "run")], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    out, tensorflow, keras_loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    for (case, message), (rc, err) in zip(cases, out):
+        assert rc == 2 and message in err, (case, err)
+    assert (tensorflow, keras_loaded) == (False, False)
+    assert not (tmp_path / "run").exists()
+
+
 def test_train_writes_all_artefacts(run_dir, capsys):
     names = set(os.listdir(run_dir))
     assert {"generator.keras", "config.json", "metrics.csv", "metrics.png", "samples"} <= names

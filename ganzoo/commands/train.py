@@ -89,9 +89,15 @@ def _add_recipe_arguments(train):
         metavar="S",
         help="fake target S (with --label-smoothing: two-sided smoothing; default 0)",
     )
-    train.add_argument("--epochs", type=int, help="override the recipe's epochs")
-    train.add_argument("--batch-size", type=int, help="override the recipe's batch size (per critic step)")
-    train.add_argument("--seed", type=int, help="override the recipe's seed (default 0)")
+    train.add_argument("--epochs", type=flag_types.int_at_least("--epochs", 1), help="override the recipe's epochs")
+    train.add_argument(
+        "--batch-size",
+        type=flag_types.int_at_least("--batch-size", 1),
+        help="override the recipe's batch size (per critic step)",
+    )
+    train.add_argument(
+        "--seed", type=flag_types.int_at_least("--seed", 0), help="override the recipe's seed (default 0)"
+    )
     train.add_argument(
         "--ema-decay", type=float, help="keep an EMA of the generator weights (e.g. 0.999); 0 turns it off"
     )

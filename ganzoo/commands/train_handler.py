@@ -10,6 +10,7 @@ import sys
 
 from ganzoo import tf_logging
 from ganzoo.commands.train_config import check_resume_alone, command_line, resolve_config
+from ganzoo.training.config import VARIANTS
 
 
 def _configured_backend():
@@ -129,12 +130,18 @@ def run_train(args):
     # Argument errors first: they must not wait for TensorFlow to import.
     distribute = _distribute_setting(args)
     out_dir = _checked_out_dir(args)
+    # A preset name or file resolves without Keras, so its errors come before TensorFlow loads too; a variant's
+    # config is built by Keras (its optimizers, its networks' sizes), after.
+    config = None
+    if args.resume is None and (args.name or "dcgan") not in VARIANTS:
+        config = resolve_config(args)[1]
     tf_logging.import_tensorflow_quietly()  # the argument checks above must not wait for it
     if distribute is None and args.resume is not None:
         distribute = run_folder.read_record(out_dir)[1].get("distribute")
     if distribute is not None:
         _prepare_host_devices(distribute)
-    config = None if args.resume is not None else resolve_config(args)[1]
+    if config is None and args.resume is None:
+        config = resolve_config(args)[1]
     from ganzoo.runs import run as train_module
 
     try:
