@@ -67,7 +67,7 @@ MUTATIONS = {
         "ganzoo/training/step.py",
         "gp = gradient_penalty_from_gradients(grads)",
         "gp = ops.stop_gradient(gradient_penalty_from_gradients(grads))",
-        ["tests/test_gan.py", "-k", "penalty"],
+        ["tests/test_gan_penalty.py"],
     ),
     "spectral_norm_half_precision": (
         "ganzoo/models/spectral_norm.py",
