@@ -34,10 +34,10 @@ MUTATIONS = {
         ["tests/test_cli_train.py", "-k", "before_tensorflow"],
     ),
     "jax_host_thread_pool": (
-        "ganzoo/commands/train_handler.py",
-        '    environ.setdefault("PJRT_NPROC", str(max(os.cpu_count() or 1, 2 * replicas + 2)))\n',
-        "",
-        ["tests/test_distribution.py", "-k", "dispatched_ahead or deadlock"],
+        "ganzoo/host_threads.py",
+        '        environ["PJRT_NPROC"] = str(max(_usable_cores(), threads_needed(replicas)))\n',
+        "        pass\n",
+        ["tests/test_distribution.py", "-k", "split_jax_host or dispatched_ahead or deadlock"],
     ),
     "network_arg_bounds": (
         "ganzoo/client/network_args.py",

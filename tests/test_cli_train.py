@@ -1,5 +1,6 @@
 """Tests for `ganzoo train` and `ganzoo generate` through `ganzoo.cli.main`."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -49,13 +50,15 @@ def test_help_does_not_import_tensorflow():
     assert result.stdout.strip().endswith("TF False False")
 
 
+@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="the CLI imports TensorFlow only if there")
 def test_argument_and_preset_errors_come_before_tensorflow_loads(tmp_path):
     """A typo costs a fraction of a second, not TensorFlow's start (about 13 s here): each error exits 2 naming what
     was wrong, and neither Keras nor TensorFlow was imported."""
     cases = [
         (["dcgan", "--epochs", "0"], "Expected --epochs to be an int >= 1. Received: '0'"),
         (["dcgan", "--batch-size", "-3"], "Expected --batch-size to be an int >= 1. Received: '-3'"),
-        (["dcgan", "--seed", "-1"], "Expected --seed to be an int >= 0. Received: '-1'"),
+        (["dcgan", "--seed", "-1"], "Expected --seed to be an int in [0, 4294967295]. Received: '-1'"),
+        (["dcgan", "--seed", str(2**32)], "Expected --seed to be an int in [0, 4294967295]. Received: '4294967296'"),
         (["no_such_preset"], "Expected a variant (dcgan, lsgan"),
         (["dcgan_fashion_mnist", "--filters", "8"], "Expected --filters only with a variant"),
         (["wgan_gp_fashion_mnist", "--label-smoothing", "0.1"], "only with a loss that has targets"),

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ganzoo.commands.train_handler import split_jax_host
+from ganzoo.host_threads import pool_threads, split_jax_host
 
 WORKER = Path(__file__).resolve().parent / "distributed_worker.py"
 ROOT = WORKER.parents[1]
@@ -37,7 +37,7 @@ def step(tmp_path_factory, mode, variant, backend="tensorflow"):
     """The arrays the worker saved for `variant` in `mode` (both networks' weights after one step, or the noise)."""
     if backend not in _done:
         out = tmp_path_factory.mktemp(f"{backend}_steps")
-        env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT)}
+        env = {**without_pool_settings(os.environ), "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT)}
         if backend == "jax":
             split_jax_host(2, env)
         modes, variants = RUNS[backend]
@@ -160,10 +160,16 @@ def generator_weights(run):
     return keras.saving.load_model(run / "generator.keras", compile=False).get_weights()
 
 
-# XLA's own limits are 20 s before a warning and 40 s more before the abort: 1 s and 2 s fail in seconds.
+# XLA's own limits are 20 s before a warning and 40 s more before the abort; 3 s and 6 s fail in seconds. (In a
+# loaded machine the two parts of a step that does not deadlock arrived well within 1 s of each other.)
 FAST_ABORT = (
-    " --xla_cpu_collective_call_warn_stuck_timeout_seconds=1 --xla_cpu_collective_call_terminate_timeout_seconds=2"
+    " --xla_cpu_collective_call_warn_stuck_timeout_seconds=3 --xla_cpu_collective_call_terminate_timeout_seconds=6"
 )
+
+
+def without_pool_settings(environ):
+    """`environ` without the device count and thread pool settings a developer may have exported."""
+    return {k: v for k, v in environ.items() if k not in ("XLA_FLAGS", "PJRT_NPROC", "NPROC")}
 
 
 def dispatch_64_all_reduces(env):
@@ -175,15 +181,23 @@ def dispatch_64_all_reduces(env):
 def test_split_jax_host_sets_the_device_count_and_a_thread_pool_with_room_for_every_device():
     env = split_jax_host(3, {"XLA_FLAGS": "--xla_dump_to=/tmp/x"})
     assert env["XLA_FLAGS"] == "--xla_dump_to=/tmp/x --xla_force_host_platform_device_count=3"
-    assert int(env["PJRT_NPROC"]) >= 2 * 3 + 2
-    mine = {"XLA_FLAGS": "--xla_force_host_platform_device_count=4", "PJRT_NPROC": "16"}
-    assert split_jax_host(2, dict(mine)) == mine  # the user's values are kept
+    assert int(env["PJRT_NPROC"]) >= 2 * 3 + 2 and pool_threads(env, 3) == int(env["PJRT_NPROC"])
+    for mine in (
+        {"XLA_FLAGS": "--xla_force_host_platform_device_count=4", "PJRT_NPROC": "16"},
+        {"XLA_FLAGS": "--xla_force_host_platform_device_count=4", "NPROC": "12"},
+    ):
+        assert split_jax_host(2, dict(mine)) == mine  # the user's values are kept
+    # XLA reads PJRT_NPROC, then NPROC, then the cores; the pool has at least a thread per device
+    assert pool_threads({"PJRT_NPROC": "3", "NPROC": "9"}) == 3 and pool_threads({"NPROC": "9"}) == 9
+    assert pool_threads({"PJRT_NPROC": "2"}, devices=4) == 4
+    assert pool_threads({"PJRT_NPROC": "abc"}) == pool_threads({}) == len(os.sched_getaffinity(0))
+    assert int(split_jax_host(2, {"PJRT_NPROC": "abc"})["PJRT_NPROC"]) >= 6  # not a value XLA can use
 
 
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
 def test_all_reduces_dispatched_ahead_finish_on_split_host_devices():
     """A pool as large as the devices (a 2-core machine's) deadlocks and XLA aborts; the split's pool does not."""
-    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "PJRT_NPROC")}
+    env = without_pool_settings(os.environ)
     two_core = dispatch_64_all_reduces({**split_jax_host(2, dict(env)), "PJRT_NPROC": "2"})
     assert two_core.returncode != 0 and "Termination timeout for `all reduce" in two_core.stderr, two_core.stderr[
         -2000:
@@ -196,7 +210,7 @@ def test_all_reduces_dispatched_ahead_finish_on_split_host_devices():
 @pytest.mark.parametrize("threads, warns", [("2", True), (None, False)])
 def test_data_parallel_on_jax_host_devices_warns_of_a_pool_that_can_deadlock(threads, warns):
     """The Python API, where the user splits the host: a 2-thread pool (a 2-core machine's) is named in a warning."""
-    env = split_jax_host(2, {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "PJRT_NPROC")})
+    env = split_jax_host(2, without_pool_settings(os.environ))
     if threads:
         env["PJRT_NPROC"] = threads
     code = (

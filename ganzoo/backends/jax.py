@@ -31,6 +31,7 @@ import jax
 import numpy as np
 import keras
 
+from ganzoo import host_threads
 from ganzoo.backends import keras_private
 
 NAME = "jax"
@@ -189,16 +190,17 @@ def check_compile(jit_compile):
     """Nothing to refuse: JAX compiles every step with XLA."""
 
 
-def _warn_if_cpu_pool_can_deadlock(replicas):
-    """Warns when XLA's CPU thread pool has too few threads for `replicas` host devices to all-reduce while `fit`
-    dispatches ahead (see `ganzoo.commands.train_handler.split_jax_host`, which `ganzoo train --distribute` runs)."""
-    threads = max(int(os.environ.get("PJRT_NPROC") or os.environ.get("NPROC") or os.cpu_count() or 1), replicas)
-    if threads < 2 * replicas + 2:
+def _warn_if_cpu_pool_can_deadlock(replicas, devices):
+    """Warns when XLA's CPU pool has too few threads for `replicas` of the `devices` host devices to all-reduce while
+    `fit` dispatches ahead (see `ganzoo.host_threads`; `ganzoo train --distribute` sizes the pool)."""
+    threads = host_threads.pool_threads(os.environ, devices)
+    needed = host_threads.threads_needed(replicas)
+    if threads < needed:
         warnings.warn(
             f"XLA's CPU thread pool has {threads} threads for {replicas} host devices: training can deadlock in an "
-            f"all-reduce (XLA then aborts with 'Termination timeout'). Set PJRT_NPROC={2 * replicas + 2} or more "
-            f"before JAX starts, as `ganzoo train --distribute {replicas}` does.",
-            stacklevel=3,
+            f"all-reduce (XLA then aborts with 'Termination timeout'). Set PJRT_NPROC={needed} or more before JAX "
+            f"starts, as `ganzoo train --distribute {replicas}` does.",
+            stacklevel=4,
         )
 
 
@@ -215,7 +217,7 @@ def data_parallel(replicas):
         raise ValueError("Expected a local GPU or TPU for --distribute. Received: only the CPU; pass --distribute N")
     chosen = devices[: replicas or len(devices)]
     if devices[0].platform == "cpu" and len(chosen) > 1:
-        _warn_if_cpu_pool_can_deadlock(len(chosen))
+        _warn_if_cpu_pool_can_deadlock(len(chosen), len(devices))
     previous = keras.distribution.distribution()
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=chosen))
     return contextlib.nullcontext(), len(chosen), lambda: keras.distribution.set_distribution(previous)

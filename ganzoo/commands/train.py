@@ -96,7 +96,7 @@ def _add_recipe_arguments(train):
         help="override the recipe's batch size (per critic step)",
     )
     train.add_argument(
-        "--seed", type=flag_types.int_at_least("--seed", 0), help="override the recipe's seed (default 0)"
+        "--seed", type=bounded_int("--seed", 0, 2**32 - 1), help="override the recipe's seed (default 0)"
     )
     train.add_argument(
         "--ema-decay", type=float, help="keep an EMA of the generator weights (e.g. 0.999); 0 turns it off"

@@ -8,7 +8,7 @@ import contextlib
 import os
 import sys
 
-from ganzoo import tf_logging
+from ganzoo import host_threads, tf_logging
 from ganzoo.commands.train_config import check_resume_alone, command_line, resolve_config
 from ganzoo.training.config import VARIANTS
 
@@ -52,31 +52,13 @@ def _distribute_setting(args):
     return replicas
 
 
-def split_jax_host(replicas, environ):
-    """Sets `environ` so that JAX's CPU platform starts as `replicas` devices that can all-reduce without deadlock.
-
-    XLA's CPU client runs each device's part of a program on one thread of a pool as large as the cores (and at least
-    the devices), and a part holds its thread while it waits in an all-reduce. Every queued launch also holds a thread
-    while it waits for a slot (up to 32 programs in flight per device). When `fit` dispatches ahead of slow steps (a
-    loaded 2-core machine), launches fill the pool, one device's part never gets a thread, and after 60 s XLA aborts
-    the process ("Termination timeout for `all reduce ...`"). A pool of 2 * replicas + 2 threads (PJRT_NPROC, read
-    once when JAX starts) leaves a thread for each part; tests/test_distribution.py reproduces the abort without it.
-    Values the user set are kept. Only the CPU platform reads either variable, so GPUs are unaffected.
-    """
-    flags = environ.get("XLA_FLAGS", "")
-    if "xla_force_host_platform_device_count" not in flags:
-        environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={replicas}".strip()
-    environ.setdefault("PJRT_NPROC", str(max(os.cpu_count() or 1, 2 * replicas + 2)))
-    return environ
-
-
 def _prepare_host_devices(replicas):
     """Splits the host into `replicas` devices where there is no GPU, before the backend starts (it cannot after)."""
     if replicas == "all":
         return
     backend = _configured_backend()
     if backend == "jax":
-        split_jax_host(replicas, os.environ)
+        host_threads.split_jax_host(replicas, os.environ)
     elif backend == "tensorflow":
         import tensorflow as tf
 

@@ -95,8 +95,8 @@ def data_parallel(replicas):
             is how the tests run it (TensorFlow: logical CPU devices, set up
             here before TensorFlow starts; JAX: the CLI sets
             `XLA_FLAGS=--xla_force_host_platform_device_count=N` and
-            `PJRT_NPROC=2N+2`, a thread pool in which the devices'
-            all-reduces cannot deadlock; without it this warns).
+            sizes XLA's CPU thread pool so that the devices' all-reduces
+            cannot deadlock, `ganzoo.host_threads`; a smaller pool warns).
 
     Raises:
         ValueError: no accelerator and no N, N larger than the devices
