@@ -59,6 +59,10 @@ def test_argument_and_preset_errors_come_before_tensorflow_loads(tmp_path):
         (["dcgan", "--batch-size", "-3"], "Expected --batch-size to be an int >= 1. Received: '-3'"),
         (["dcgan", "--seed", "-1"], "Expected --seed to be an int in [0, 4294967295]. Received: '-1'"),
         (["dcgan", "--seed", str(2**32)], "Expected --seed to be an int in [0, 4294967295]. Received: '4294967296'"),
+        (
+            ["dcgan", "--dataset", "fashoin_mnist"],
+            "one of digits, fashion_mnist, mnist, cifar10, folder:PATH. Received: --dataset 'fashoin_mnist'",
+        ),
         (["no_such_preset"], "Expected a variant (dcgan, lsgan"),
         (["dcgan_fashion_mnist", "--filters", "8"], "Expected --filters only with a variant"),
         (["wgan_gp_fashion_mnist", "--label-smoothing", "0.1"], "only with a loss that has targets"),

@@ -1,9 +1,10 @@
-"""argparse `type`s of `ganzoo train`'s stabiliser flags: each error names the flag and the expected form."""
+"""argparse `type`s of `ganzoo train`'s flags (the stabilisers, the dataset): each error names the flag and the expected form."""
 
 import argparse
 import math
 
 from ganzoo.client.augment_policy import POLICIES, check_policy
+from ganzoo.client.datasets import parse_name
 
 OFF = "none"
 
@@ -71,3 +72,12 @@ def int_at_least(flag, low):
         return value
 
     return parse
+
+
+def dataset_name(text):
+    """`--dataset`: a dataset's name or folder:PATH, checked while parsing (the folder itself is read later)."""
+    try:
+        parse_name(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error).replace("Received: name=", "Received: --dataset ")) from None
+    return text

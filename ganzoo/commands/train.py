@@ -43,7 +43,9 @@ def _add_variant_arguments(train):
         help=f"one of {', '.join(VARIANTS)} (default dcgan, on digits), a preset name, or a preset JSON file",
     )
     train.add_argument(
-        "--dataset", help="dataset of a variant: digits (default), fashion_mnist, mnist, cifar10, folder:PATH"
+        "--dataset",
+        type=flag_types.dataset_name,
+        help="dataset of a variant: digits (default), fashion_mnist, mnist, cifar10, folder:PATH",
     )
     # Bounds as the builders declare them (ganzoo.client.network_args), refused while parsing.
     latent, filters = shared_bounds("latent_dim"), shared_bounds("filters")

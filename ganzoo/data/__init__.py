@@ -30,7 +30,7 @@ except ImportError as error:
 DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 
 from ganzoo.data.arrays import load_arrays  # noqa: E402
-from ganzoo.data.catalog import DATASETS, class_names, image_shape  # noqa: E402
+from ganzoo.client.datasets import DATASETS, class_names, image_shape  # noqa: E402
 from ganzoo.data.fashion_mnist import FASHION_MNIST_SHA256, FASHION_MNIST_URL  # noqa: E402
 from ganzoo.data.pipeline import load, load_epochs  # noqa: E402
 

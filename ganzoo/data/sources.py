@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ganzoo.data.catalog import SHAPES, check_size, class_names, parse_name
+from ganzoo.client.datasets import SHAPES, check_size, class_names, parse_name
 from ganzoo.data.fashion_mnist import fashion_mnist
 
 _U8_TO_UNIT = (np.arange(256) / 127.5 - 1.0).astype(np.float32)
