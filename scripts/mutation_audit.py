@@ -49,7 +49,7 @@ MUTATIONS = {
         "ganzoo/client/hub.py",
         "not 1 <= size_bytes <= MAX_FILE_BYTES",
         "not 1 <= size_bytes",
-        ["tests/test_hub.py", "-k", "size_bytes"],
+        ["tests/test_hub_limits.py", "-k", "size_bytes"],
     ),
     "folding_subgraph_guard": (
         "export/graph_folding.py",
